@@ -1,0 +1,410 @@
+"""Batch decoding: NDJSON bytes (or an Arrow table) to validated, normalised columns.
+
+Fast path: polars reads the whole batch against one flat schema, then every rule of
+EVENTS.md is checked with vectorised expressions. Slow path: when polars rejects the
+batch (bad JSON, a wrong JSON type), slowpath.py checks the lines one by one, the bad
+ones are quarantined and the good ones go back through the fast path.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from warroom.contract import money
+from warroom.contract.rates import RatesTable
+from warroom.contract.rules import (
+    ENUMS,
+    FIELDS,
+    ID_MAX_LEN,
+    KIND_CODE,
+    MONEY_FIELD,
+    NON_EMPTY,
+    PATTERNS,
+    RECORD_TYPES,
+    REQUIRED,
+    one_of,
+)
+from warroom.contract.slowpath import parse_line, type_reason
+from warroom.contract.timestamps import parse_ts
+
+S, I64, F64 = pl.String, pl.Int64, pl.Float64
+# One flat schema for every record type. Nested objects of sku_change are read by the
+# slow path (those records are rare); sku_attrs arrives as its JSON text.
+SCHEMA: dict[str, pl.DataType] = {
+    "type": S, "id": S, "ts": S, "order_id": S, "user_id": S, "merchant_id": S,
+    "item_id": S, "sku_id": S, "category": S, "region": S, "country": S, "channel": S,
+    "quantity": I64, "unit_price": F64, "currency": S, "campaign": S, "sku_attrs": S,
+    "device_id": S, "address_id": S, "status": S, "method": S, "amount": F64,
+    "latency_ms": I64, "error": S, "refund_id": S, "reason": S,
+    "return_shipped": pl.Boolean, "carrier": S, "actor": S, "page": S,
+}
+HASH_SEED = 0x5EED
+
+
+class LazyLines:
+    """The lines of a batch, split only when a raw line is needed (bad or nested rows)."""
+
+    def __init__(self, buf: bytes) -> None:
+        self._buf = buf
+        self._lines: list[bytes] | None = None
+
+    @classmethod
+    def of(cls, lines: list[bytes]) -> LazyLines:
+        made = cls(b"")
+        made._lines = lines
+        return made
+
+    def all(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = self._buf.split(b"\n")
+        return self._lines
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.all()[i]
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    line: int
+    raw: bytes
+    reason: str
+
+
+@dataclass
+class DecodedBatch:
+    frame: pl.DataFrame  # valid records; see Decoder.normalise for the columns
+    quarantined: list[Quarantined] = field(default_factory=list)
+    records: int = 0  # non-blank lines (or rows) read
+    sku_changes: list[dict[str, Any]] = field(default_factory=list)  # pos + parsed record
+
+
+class Decoder:
+    """Decodes batches for one rates table. Stateless between batches."""
+
+    def __init__(self, rates: RatesTable) -> None:
+        self.rates = rates
+        self._digits = {code: r.digits for code, r in rates.rates.items()}
+
+    # -- entry points -------------------------------------------------------------
+    def decode_ndjson(self, buf: bytes, first_line: int) -> DecodedBatch:
+        """`buf` holds whole lines; `first_line` is the 1-based number of its first."""
+        if buf.endswith(b"\n"):
+            buf = buf[:-1]
+        if not buf.strip():
+            return DecodedBatch(frame=_empty_frame(), records=0)
+        lines = LazyLines(buf)
+        count = buf.count(b"\n") + 1
+        quarantined: list[Quarantined] = []
+        try:
+            df: pl.DataFrame | None = _read(buf)
+        except Exception:  # polars names no line: the slow path finds the bad ones
+            df = None
+        if df is not None and df.height == count:  # the common case: no blank lines
+            line_nos = first_line + np.arange(count, dtype=np.int64)
+            return self._finish(df, np.arange(count, dtype=np.int64), lines, line_nos, [])
+        keep = [i for i, line in enumerate(lines.all()) if line.strip()]
+        line_nos = first_line + np.asarray(keep, dtype=np.int64)
+        lines = LazyLines.of([lines[i] for i in keep])
+        if df is not None and df.height == len(keep):
+            rows = np.arange(len(keep), dtype=np.int64)
+        else:
+            df, rows = self._slow_path(lines.all(), line_nos, quarantined)
+        return self._finish(df, rows, lines, line_nos, quarantined)
+
+    def decode_arrow(self, table: pa.Table | pl.DataFrame, first_row: int) -> DecodedBatch:
+        """Arrow IPC / Parquet rows with the contract's field names; positions are rows."""
+        df = table if isinstance(table, pl.DataFrame) else pl.from_arrow(table)
+        assert isinstance(df, pl.DataFrame)
+        df = _conform(df)
+        n = df.height
+        line_nos = first_row + np.arange(n, dtype=np.int64)
+        rows = np.arange(n, dtype=np.int64)
+        return self._finish(df, rows, None, line_nos, [])
+
+    # -- the two paths ----------------------------------------------------------
+    def _slow_path(
+        self, lines: list[bytes], line_nos: np.ndarray, quarantined: list[Quarantined]
+    ) -> tuple[pl.DataFrame, np.ndarray]:
+        good: list[int] = []
+        for i, raw in enumerate(lines):
+            obj, reason = parse_line(raw)
+            if obj is not None:
+                reason = type_reason(obj)
+            if reason:
+                quarantined.append(Quarantined(int(line_nos[i]), raw, reason))
+            else:
+                good.append(i)
+        try:
+            return _read(b"\n".join(lines[i] for i in good)), np.asarray(good, dtype=np.int64)
+        except Exception:  # belt and braces: whatever polars still refuses, line by line
+            frames, kept = [], []
+            for i in good:
+                try:
+                    frames.append(_read(lines[i]))
+                    kept.append(i)
+                except Exception as exc:
+                    reason = f"cannot be decoded ({str(exc).splitlines()[0][:120]})"
+                    quarantined.append(Quarantined(int(line_nos[i]), lines[i], reason))
+            frame = pl.concat(frames) if frames else _empty_frame()
+            return frame, np.asarray(kept, dtype=np.int64)
+
+    def _finish(
+        self,
+        df: pl.DataFrame,
+        rows: np.ndarray,
+        lines: LazyLines | None,
+        line_nos: np.ndarray,
+        quarantined: list[Quarantined],
+    ) -> DecodedBatch:
+        records = len(line_nos)
+        if df.height == 0:
+            return DecodedBatch(_empty_frame(), _sorted(quarantined), records)
+        df = df.with_columns(
+            pos=pl.Series(line_nos[rows]), ts_ms=parse_ts(pl.col("ts")),
+            _row=pl.Series(rows),
+        )
+        df = df.with_columns(_reason=self._rule_reasons())
+        df = self._money(df)
+        bad = df.filter(pl.col("_reason").is_not_null())
+        for pos, row, reason in bad.select("pos", "_row", "_reason").iter_rows():
+            quarantined.append(Quarantined(pos, _raw(lines, df, row), reason))
+        ok = df.filter(pl.col("_reason").is_null())
+        sku_changes: list[dict[str, Any]] = []
+        is_change = ok["type"] == "sku_change"
+        if is_change.any():
+            ok, sku_changes = self._sku_changes(ok, is_change, lines, quarantined)
+        frame = self.normalise(ok)
+        return DecodedBatch(frame, _sorted(quarantined), records, sku_changes)
+
+    # -- rules ------------------------------------------------------------------
+    def _rule_reasons(self) -> pl.Expr:
+        t = pl.col("type")
+        checks: list[pl.Expr] = [
+            pl.when(t.is_null()).then(pl.lit("missing field type")),
+            pl.when(~t.is_in(RECORD_TYPES)).then(pl.format('unknown record type "{}"', t)),
+            pl.when(pl.col("id").is_null()).then(pl.lit("missing field id")),
+            pl.when(~pl.col("id").str.len_chars().is_between(1, ID_MAX_LEN)).then(
+                pl.lit(f"id must be a string of 1 to {ID_MAX_LEN} characters")
+            ),
+            pl.when(pl.col("ts").is_null()).then(pl.lit("missing field ts")),
+            pl.when(pl.col("ts_ms").is_null()).then(
+                pl.lit("ts cannot be read as epoch milliseconds or RFC 3339")
+            ),
+        ]
+        for rtype in RECORD_TYPES:
+            is_t = t == rtype
+            for name in REQUIRED[rtype]:
+                if name in SCHEMA:
+                    checks.append(
+                        pl.when(is_t & pl.col(name).is_null()).then(
+                            pl.lit(f"missing field {rtype}.{name}")
+                        )
+                    )
+            for name, kind in FIELDS[rtype].items():
+                if kind == "id" and name in SCHEMA:
+                    checks.append(
+                        pl.when(
+                            is_t & ~pl.col(name).str.len_chars().is_between(1, ID_MAX_LEN)
+                        ).then(pl.lit(f"{rtype}.{name} must be a string of 1 to 128 characters"))
+                    )
+            for name in (n for (rt, n) in NON_EMPTY if rt == rtype):
+                checks.append(
+                    pl.when(is_t & (pl.col(name) == "")).then(
+                        pl.lit(f"{rtype}.{name} must be a non-empty string")
+                    )
+                )
+            for (rt, name), values in ENUMS.items():
+                if rt == rtype:
+                    checks.append(
+                        pl.when(is_t & ~pl.col(name).is_in(values)).then(
+                            pl.lit(f"{rtype}.{name} must be {one_of(values)}")
+                        )
+                    )
+            if rtype in ("order", "visit"):
+                for name, (pattern, words) in PATTERNS.items():
+                    checks.append(
+                        pl.when(is_t & ~pl.col(name).str.contains(pattern)).then(
+                            pl.lit(f"{rtype}.{name} must be {words}")
+                        )
+                    )
+        checks += [
+            pl.when((t == "order") & (pl.col("quantity") < 1)).then(
+                pl.lit("order.quantity must be an integer >= 1")
+            ),
+            pl.when((t == "payment") & (pl.col("latency_ms") < 0)).then(
+                pl.lit("payment.latency_ms must be an integer >= 0")
+            ),
+            pl.when((t == "order") & pl.col("sku_attrs").is_not_null()
+                    & ~pl.col("sku_attrs").str.contains(r"^\{")).then(
+                pl.lit("order.sku_attrs must be an object of strings")
+            ),
+        ]
+        for rtype, name in MONEY_FIELD.items():
+            checks.append(
+                pl.when((t == rtype) & (pl.col(name) < 0)).then(
+                    pl.lit(f"{rtype}.{name} must not be negative")
+                )
+            )
+        has_money = t.is_in(tuple(MONEY_FIELD))
+        checks.append(
+            pl.when(has_money & ~pl.col("currency").is_in(tuple(self._digits))).then(
+                pl.format("unknown currency code {}", pl.col("currency"))
+            )
+        )
+        return pl.coalesce(checks)
+
+    def _money(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Adds value_minor (own currency) and value_base; flags values with extra digits."""
+        t = df["type"]
+        priced = (t.is_in(tuple(MONEY_FIELD)) & df["_reason"].is_null()).to_numpy()
+        n = df.height
+        value_minor = np.zeros(n, dtype=np.int64)
+        value_base = np.zeros(n, dtype=np.int64)
+        if priced.any():
+            idx = np.flatnonzero(priced)
+            sub = df[idx]
+            x = sub.select(pl.coalesce("unit_price", "amount")).to_series().to_numpy()
+            cur = sub["currency"].to_numpy().astype(str)
+            digits = np.asarray([self._digits[c] for c in cur], dtype=np.int64) if len(
+                set(cur)) > 1 else np.full(len(cur), self._digits[cur[0]], dtype=np.int64)
+            minor, exact = money.to_minor(x.astype(np.float64), digits)
+            qty = sub["quantity"].fill_null(1).to_numpy()
+            minor = np.where(sub["type"].to_numpy() == "order", minor * qty, minor)
+            ok = np.flatnonzero(exact)
+            value_minor[idx[ok]] = minor[ok]
+            value_base[idx[ok]] = money.to_base(minor[ok], cur[ok], self.rates)
+            if len(ok) < len(idx):
+                reasons: list[str | None] = [None] * n
+                types = sub["type"].to_numpy()
+                for j in np.flatnonzero(~exact):
+                    reasons[idx[j]] = (f"{MONEY_FIELD[types[j]]} has more minor digits than "
+                                       f"{cur[j]} allows ({digits[j]})")
+                df = df.with_columns(
+                    _reason=pl.coalesce(pl.col("_reason"), pl.Series(reasons, dtype=pl.String))
+                )
+        return df.with_columns(value_minor=value_minor, value_base=value_base)
+
+    def _sku_changes(
+        self, ok: pl.DataFrame, is_change: pl.Series, lines: LazyLines | None,
+        quarantined: list[Quarantined],
+    ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+        """sku_change records carry nested objects: check them line by line."""
+        parsed: list[dict[str, Any]] = []
+        drop_pos: set[int] = set()
+        for pos, row in ok.filter(is_change).select("pos", "_row").iter_rows():
+            raw = _raw(lines, ok, row)
+            obj, reason = parse_line(raw) if lines is not None else (None, None)
+            if obj is None and lines is None:
+                obj = _arrow_change(ok, pos)
+            if obj is not None:
+                reason = type_reason(obj) or self._sku_value_reason(obj)
+            if reason or obj is None:
+                drop_pos.add(pos)
+                quarantined.append(Quarantined(pos, raw, reason or "sku_change unreadable"))
+            else:
+                obj["pos"] = pos
+                parsed.append(obj)
+        if drop_pos:
+            ok = ok.filter(~pl.col("pos").is_in(list(drop_pos)))
+        return ok, parsed
+
+    def _sku_value_reason(self, obj: dict[str, Any]) -> str | None:
+        for side in ("before", "after"):
+            state = obj.get(side)
+            if not isinstance(state, dict):
+                continue
+            price, code = state.get("price"), state.get("currency")
+            if price is not None and price < 0:
+                return f"sku_change.{side}.price must not be negative"
+            if code is not None and code not in self._digits:
+                return f"unknown currency code {code}"
+            if price is not None and code is not None:
+                _, exact = money.to_minor(np.asarray([float(price)]),
+                                          np.asarray([self._digits[code]]))
+                if not exact[0]:
+                    return (f"price has more minor digits than {code} allows "
+                            f"({self._digits[code]})")
+        return None
+
+    # -- normalised output ------------------------------------------------------
+    def normalise(self, ok: pl.DataFrame) -> pl.DataFrame:
+        """The columns every consumer reads; ids hashed to u64 for dedup and joins."""
+        return ok.select(
+            pl.col("pos"),
+            pl.col("type").replace_strict(KIND_CODE, return_dtype=pl.UInt8).alias("kind"),
+            pl.col("ts_ms").alias("ts"),
+            pl.col("id").hash(HASH_SEED).alias("id_hash"),
+            pl.col("order_id").hash(HASH_SEED).alias("order_hash"),
+            pl.col("user_id").hash(HASH_SEED).alias("user_hash"),
+            *[pl.col(c) for c in (
+                "id", "order_id", "user_id", "merchant_id", "item_id", "sku_id", "category",
+                "region", "country", "channel", "campaign", "method", "status", "quantity",
+                "currency", "latency_ms", "error", "refund_id", "reason", "return_shipped",
+                "device_id", "address_id", "sku_attrs", "actor", "page", "carrier",
+            )],
+            pl.col("value_minor"),
+            pl.col("value_base"),
+        )
+
+
+def _read(data: bytes) -> pl.DataFrame:
+    return pl.read_ndjson(io.BytesIO(data), schema=SCHEMA)
+
+
+def _conform(df: pl.DataFrame) -> pl.DataFrame:
+    """Columnar input to the NDJSON frame's schema (missing fields become nulls)."""
+    cols = []
+    for name, dtype in SCHEMA.items():
+        if name not in df.columns:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+        elif name == "sku_attrs" and df.schema[name] != pl.String:
+            cols.append(pl.col(name).struct.json_encode().alias(name))
+        else:
+            cols.append(pl.col(name).cast(dtype, strict=False).alias(name))
+    extra = [c for c in ("before", "after") if c in df.columns]
+    return df.select(*cols, *extra)
+
+
+def _raw(lines: LazyLines | None, df: pl.DataFrame, row: int) -> bytes:
+    if lines is not None:
+        return lines[row]
+    # Columnar input has no bytes: keep the row as canonical JSON instead.
+    import json
+
+    rec = df.filter(pl.col("_row") == row).drop(
+        [c for c in df.columns if c.startswith("_") or c in ("pos", "ts_ms", "value_minor",
+                                                             "value_base")], strict=False
+    ).to_dicts()[0]
+    return json.dumps({k: v for k, v in rec.items() if v is not None}, default=str).encode()
+
+
+def _arrow_change(df: pl.DataFrame, pos: int) -> dict[str, Any] | None:
+    row = df.filter(pl.col("pos") == pos).to_dicts()
+    if not row:
+        return None
+    rec = {k: v for k, v in row[0].items() if v is not None and not k.startswith("_")}
+    return rec
+
+
+def _sorted(items: list[Quarantined]) -> list[Quarantined]:
+    return sorted(items, key=lambda q: q.line)
+
+
+_EMPTY: pl.DataFrame | None = None
+
+
+def _empty_frame() -> pl.DataFrame:
+    global _EMPTY
+    if _EMPTY is None:
+        base = pl.DataFrame(schema=SCHEMA).with_columns(
+            pos=pl.lit(0, pl.Int64), ts_ms=pl.lit(0, pl.Int64),
+            value_minor=pl.lit(0, pl.Int64), value_base=pl.lit(0, pl.Int64),
+        ).clear()
+        _EMPTY = Decoder.normalise(None, base)  # type: ignore[arg-type]
+    return _EMPTY

@@ -1,0 +1,26 @@
+"""Event time: epoch milliseconds (integer) or RFC 3339 with an offset."""
+
+from __future__ import annotations
+
+import polars as pl
+
+# RFC 3339 needs an offset; 'Z' is the zero offset.
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+
+
+def parse_ts(text: pl.Expr) -> pl.Expr:
+    """Epoch ms (Int64) from the ts column read as text; null where it cannot be read."""
+    as_int = text.cast(pl.Int64, strict=False)
+    is_digits = text.str.contains(r"^\d{1,18}$")
+    normalised = text.str.replace(r"[Zz]$", "+00:00").str.replace(" ", "T")
+    as_rfc = (
+        pl.when(text.str.contains(_RFC3339))
+        .then(
+            normalised.str.to_datetime(
+                format="%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="ms", strict=False
+            )
+            .dt.epoch("ms")
+        )
+        .otherwise(None)
+    )
+    return pl.when(is_digits).then(as_int).otherwise(as_rfc)
