@@ -37,14 +37,53 @@ S, I64, F64 = pl.String, pl.Int64, pl.Float64
 # One flat schema for every record type. Nested objects of sku_change are read by the
 # slow path (those records are rare); sku_attrs arrives as its JSON text.
 SCHEMA: dict[str, pl.DataType] = {
-    "type": S, "id": S, "ts": S, "order_id": S, "user_id": S, "merchant_id": S,
-    "item_id": S, "sku_id": S, "category": S, "region": S, "country": S, "channel": S,
-    "quantity": I64, "unit_price": F64, "currency": S, "campaign": S, "sku_attrs": S,
-    "device_id": S, "address_id": S, "status": S, "method": S, "amount": F64,
-    "latency_ms": I64, "error": S, "refund_id": S, "reason": S,
-    "return_shipped": pl.Boolean, "carrier": S, "actor": S, "page": S,
+    "type": S,
+    "id": S,
+    "ts": S,
+    "order_id": S,
+    "user_id": S,
+    "merchant_id": S,
+    "item_id": S,
+    "sku_id": S,
+    "category": S,
+    "region": S,
+    "country": S,
+    "channel": S,
+    "quantity": I64,
+    "unit_price": F64,
+    "currency": S,
+    "campaign": S,
+    "sku_attrs": S,
+    "device_id": S,
+    "address_id": S,
+    "status": S,
+    "method": S,
+    "amount": F64,
+    "latency_ms": I64,
+    "error": S,
+    "refund_id": S,
+    "reason": S,
+    "return_shipped": pl.Boolean,
+    "carrier": S,
+    "actor": S,
+    "page": S,
 }
 HASH_SEED = 0x5EED
+# polars quietly reads a JSON number (or object) in a string field as its text. This
+# scan (Rust regex, ~0.4 s per million lines) sends such batches to the slow path,
+# which names the field.
+_STRING_FIELDS = sorted(
+    {n for spec in FIELDS.values() for n, k in spec.items() if k in ("str", "id")} | {"type", "id"}
+)
+_NON_STRING_VALUE = r'"(?:' + "|".join(_STRING_FIELDS) + r')"\s*:\s*[^"\s]'
+
+
+def _has_non_string_value(buf: bytes) -> bool:
+    try:
+        text = buf.decode("utf-8")
+    except UnicodeDecodeError:
+        return True  # not UTF-8: the slow path names the line
+    return bool(pl.Series([text]).str.contains(_NON_STRING_VALUE)[0])
 
 
 class LazyLines:
@@ -101,10 +140,12 @@ class Decoder:
         lines = LazyLines(buf)
         count = buf.count(b"\n") + 1
         quarantined: list[Quarantined] = []
-        try:
-            df: pl.DataFrame | None = _read(buf)
-        except Exception:  # polars names no line: the slow path finds the bad ones
-            df = None
+        df: pl.DataFrame | None = None
+        if not _has_non_string_value(buf):
+            try:
+                df = _read(buf)
+            except Exception:  # polars names no line: the slow path finds the bad ones
+                df = None
         if df is not None and df.height == count:  # the common case: no blank lines
             line_nos = first_line + np.arange(count, dtype=np.int64)
             return self._finish(df, np.arange(count, dtype=np.int64), lines, line_nos, [])
@@ -166,7 +207,8 @@ class Decoder:
         if df.height == 0:
             return DecodedBatch(_empty_frame(), _sorted(quarantined), records)
         df = df.with_columns(
-            pos=pl.Series(line_nos[rows]), ts_ms=parse_ts(pl.col("ts")),
+            pos=pl.Series(line_nos[rows]),
+            ts_ms=parse_ts(pl.col("ts")),
             _row=pl.Series(rows),
         )
         df = df.with_columns(_reason=self._rule_reasons())
@@ -240,10 +282,11 @@ class Decoder:
             pl.when((t == "payment") & (pl.col("latency_ms") < 0)).then(
                 pl.lit("payment.latency_ms must be an integer >= 0")
             ),
-            pl.when((t == "order") & pl.col("sku_attrs").is_not_null()
-                    & ~pl.col("sku_attrs").str.contains(r"^\{")).then(
-                pl.lit("order.sku_attrs must be an object of strings")
-            ),
+            pl.when(
+                (t == "order")
+                & pl.col("sku_attrs").is_not_null()
+                & ~pl.col("sku_attrs").str.contains(r"^\{")
+            ).then(pl.lit("order.sku_attrs must be an object of strings")),
         ]
         for rtype, name in MONEY_FIELD.items():
             checks.append(
@@ -271,8 +314,11 @@ class Decoder:
             sub = df[idx]
             x = sub.select(pl.coalesce("unit_price", "amount")).to_series().to_numpy()
             cur = sub["currency"].to_numpy().astype(str)
-            digits = np.asarray([self._digits[c] for c in cur], dtype=np.int64) if len(
-                set(cur)) > 1 else np.full(len(cur), self._digits[cur[0]], dtype=np.int64)
+            digits = (
+                np.asarray([self._digits[c] for c in cur], dtype=np.int64)
+                if len(set(cur)) > 1
+                else np.full(len(cur), self._digits[cur[0]], dtype=np.int64)
+            )
             minor, exact = money.to_minor(x.astype(np.float64), digits)
             qty = sub["quantity"].fill_null(1).to_numpy()
             minor = np.where(sub["type"].to_numpy() == "order", minor * qty, minor)
@@ -283,15 +329,20 @@ class Decoder:
                 reasons: list[str | None] = [None] * n
                 types = sub["type"].to_numpy()
                 for j in np.flatnonzero(~exact):
-                    reasons[idx[j]] = (f"{MONEY_FIELD[types[j]]} has more minor digits than "
-                                       f"{cur[j]} allows ({digits[j]})")
+                    reasons[idx[j]] = (
+                        f"{MONEY_FIELD[types[j]]} has more minor digits than "
+                        f"{cur[j]} allows ({digits[j]})"
+                    )
                 df = df.with_columns(
                     _reason=pl.coalesce(pl.col("_reason"), pl.Series(reasons, dtype=pl.String))
                 )
         return df.with_columns(value_minor=value_minor, value_base=value_base)
 
     def _sku_changes(
-        self, ok: pl.DataFrame, is_change: pl.Series, lines: LazyLines | None,
+        self,
+        ok: pl.DataFrame,
+        is_change: pl.Series,
+        lines: LazyLines | None,
         quarantined: list[Quarantined],
     ) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
         """sku_change records carry nested objects: check them line by line."""
@@ -325,11 +376,11 @@ class Decoder:
             if code is not None and code not in self._digits:
                 return f"unknown currency code {code}"
             if price is not None and code is not None:
-                _, exact = money.to_minor(np.asarray([float(price)]),
-                                          np.asarray([self._digits[code]]))
+                _, exact = money.to_minor(
+                    np.asarray([float(price)]), np.asarray([self._digits[code]])
+                )
                 if not exact[0]:
-                    return (f"price has more minor digits than {code} allows "
-                            f"({self._digits[code]})")
+                    return f"price has more minor digits than {code} allows ({self._digits[code]})"
         return None
 
     # -- normalised output ------------------------------------------------------
@@ -342,12 +393,37 @@ class Decoder:
             pl.col("id").hash(HASH_SEED).alias("id_hash"),
             pl.col("order_id").hash(HASH_SEED).alias("order_hash"),
             pl.col("user_id").hash(HASH_SEED).alias("user_hash"),
-            *[pl.col(c) for c in (
-                "id", "order_id", "user_id", "merchant_id", "item_id", "sku_id", "category",
-                "region", "country", "channel", "campaign", "method", "status", "quantity",
-                "currency", "latency_ms", "error", "refund_id", "reason", "return_shipped",
-                "device_id", "address_id", "sku_attrs", "actor", "page", "carrier",
-            )],
+            *[
+                pl.col(c)
+                for c in (
+                    "id",
+                    "order_id",
+                    "user_id",
+                    "merchant_id",
+                    "item_id",
+                    "sku_id",
+                    "category",
+                    "region",
+                    "country",
+                    "channel",
+                    "campaign",
+                    "method",
+                    "status",
+                    "quantity",
+                    "currency",
+                    "latency_ms",
+                    "error",
+                    "refund_id",
+                    "reason",
+                    "return_shipped",
+                    "device_id",
+                    "address_id",
+                    "sku_attrs",
+                    "actor",
+                    "page",
+                    "carrier",
+                )
+            ],
             pl.col("value_minor"),
             pl.col("value_base"),
         )
@@ -377,10 +453,18 @@ def _raw(lines: LazyLines | None, df: pl.DataFrame, row: int) -> bytes:
     # Columnar input has no bytes: keep the row as canonical JSON instead.
     import json
 
-    rec = df.filter(pl.col("_row") == row).drop(
-        [c for c in df.columns if c.startswith("_") or c in ("pos", "ts_ms", "value_minor",
-                                                             "value_base")], strict=False
-    ).to_dicts()[0]
+    rec = (
+        df.filter(pl.col("_row") == row)
+        .drop(
+            [
+                c
+                for c in df.columns
+                if c.startswith("_") or c in ("pos", "ts_ms", "value_minor", "value_base")
+            ],
+            strict=False,
+        )
+        .to_dicts()[0]
+    )
     return json.dumps({k: v for k, v in rec.items() if v is not None}, default=str).encode()
 
 
@@ -402,9 +486,15 @@ _EMPTY: pl.DataFrame | None = None
 def _empty_frame() -> pl.DataFrame:
     global _EMPTY
     if _EMPTY is None:
-        base = pl.DataFrame(schema=SCHEMA).with_columns(
-            pos=pl.lit(0, pl.Int64), ts_ms=pl.lit(0, pl.Int64),
-            value_minor=pl.lit(0, pl.Int64), value_base=pl.lit(0, pl.Int64),
-        ).clear()
+        base = (
+            pl.DataFrame(schema=SCHEMA)
+            .with_columns(
+                pos=pl.lit(0, pl.Int64),
+                ts_ms=pl.lit(0, pl.Int64),
+                value_minor=pl.lit(0, pl.Int64),
+                value_base=pl.lit(0, pl.Int64),
+            )
+            .clear()
+        )
         _EMPTY = Decoder.normalise(None, base)  # type: ignore[arg-type]
     return _EMPTY

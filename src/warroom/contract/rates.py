@@ -117,11 +117,9 @@ def _rate(origin: str, code: str, value: object, digits_override: object) -> Rat
     else:
         iso = iso_digits(code)
         if iso is None:
-            raise ContractError(
-                f"{origin}: {code} is not an ISO 4217 code; give its minor_digits"
-            )
+            raise ContractError(f"{origin}: {code} is not an ISO 4217 code; give its minor_digits")
         digits = iso
-    sign, digit_tuple, exponent = dec.normalize().as_tuple()
+    exponent = dec.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     scale = max(0, -exponent)
     num = int(dec.scaleb(scale))

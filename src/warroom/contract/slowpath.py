@@ -21,6 +21,10 @@ _decoder = msgspec.json.Decoder()
 def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     """Decode one line; returns (object, None) or (None, reason)."""
     try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not valid UTF-8"
+    try:
         value = _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         return None, f"not valid JSON ({_json_detail(str(exc))})"

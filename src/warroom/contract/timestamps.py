@@ -18,8 +18,7 @@ def parse_ts(text: pl.Expr) -> pl.Expr:
         .then(
             normalised.str.to_datetime(
                 format="%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="ms", strict=False
-            )
-            .dt.epoch("ms")
+            ).dt.epoch("ms")
         )
         .otherwise(None)
     )

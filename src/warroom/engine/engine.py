@@ -1,0 +1,287 @@
+"""The event-time engine: dedup, watermark and lateness, attribution, exact windows.
+
+Every decision is made per record, in input order, from the records before it, so
+the output does not depend on how the input is cut into batches:
+- W(i), the watermark before record i, is max(ts of records 1..i-1) - lateness.
+- Record i is a duplicate if the latest earlier record with its id has
+  ts >= W(i) - dedup_horizon.
+- Otherwise it is late if its 1-second window ended at or before W(i).
+- A window is finalised once, at the first record that moves W past its end;
+  payments, refunds and shipments in it take the dimensions of their order if that
+  order arrived before that record, else `unknown` (EVENTS.md, Attribution).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from warroom.contract.decode import DecodedBatch
+from warroom.engine import cube
+from warroom.engine.config import EngineConfig
+from warroom.engine.cube import GSETS, KEY_COLS, LATENCY_BOUNDS_MS, METRIC_COLS
+from warroom.engine.dims import DIMS, ORDER_DIMS, Dictionary
+from warroom.engine.rollup import Rollup
+from warroom.engine.runs import Run, SortedRuns
+
+SECOND, MINUTE, HOUR = 1_000, 60_000, 3_600_000
+NEVER = np.iinfo(np.int64).min // 4
+FOREVER = np.iinfo(np.int64).max // 4
+_STATUS = {
+    "succeeded": cube.PAY_OK,
+    "failed": cube.PAY_FAILED,
+    "shipped": cube.SHIP_SHIPPED,
+    "delivered": cube.SHIP_DELIVERED,
+    "returned": cube.SHIP_RETURNED,
+}
+_ATTRIBUTED = (cube.KIND_PAYMENT, cube.KIND_REFUND, cube.KIND_SHIPMENT)
+
+
+@dataclass
+class Counters:
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    late: int = 0
+
+
+@dataclass
+class StepResult:
+    cells: dict[int, pl.DataFrame] = field(default_factory=dict)  # period ms -> coded cells
+    late: pl.DataFrame | None = None  # pos, id, kind, ts of records past the lateness
+
+
+class Engine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.max_ts = NEVER
+        self.closed_before = NEVER  # every window starting before this is final
+        self.counters = Counters()
+        self.dicts = {d: Dictionary() for d in DIMS}
+        # the latest earlier occurrence of an id; the first line of an order
+        self.seen = SortedRuns(expire_col="ts", keep="last")
+        self.orders = SortedRuns(expire_col="ts", keep="first")
+        self.sku_category: dict[str, str] = {}
+        self.pending: pl.DataFrame | None = None
+        self.rollups = {MINUTE: Rollup(MINUTE), HOUR: Rollup(HOUR)}
+
+    # -- the stream -------------------------------------------------------------
+    def process(self, batch: DecodedBatch) -> StepResult:
+        self.counters.read += batch.records
+        self.counters.quarantined += len(batch.quarantined)
+        if batch.frame.height == 0:
+            return StepResult()
+        rows = self._rows(batch.frame)
+        n = rows.height
+        ts, pos = rows["ts"].to_numpy(), rows["pos"].to_numpy()
+        lateness = self.config.lateness_ms
+        high = np.maximum(np.maximum.accumulate(ts), self.max_ts)
+        w_after = np.maximum(high - lateness, self.closed_before)
+        w_before = np.empty_like(w_after)
+        w_before[0] = max(self.max_ts - lateness, self.closed_before)
+        w_before[1:] = w_after[:-1]
+
+        dup = self._duplicates(rows["id_hash"].to_numpy(), ts, w_before)
+        late = ~dup & (ts // SECOND * SECOND + SECOND <= w_before)
+        fresh = ~dup
+        self.seen.add(rows["id_hash"].to_numpy()[fresh], {"ts": ts[fresh]})
+        self._index_orders(rows, fresh)
+        accepted = fresh & ~late
+        self.counters.duplicates += int(dup.sum())
+        self.counters.late += int(late.sum())
+        self.counters.accepted += int(accepted.sum())
+
+        keep = rows.filter(pl.Series(accepted))
+        self.pending = keep if self.pending is None else pl.concat([self.pending, keep])
+        self.max_ts = int(high[-1])
+        result = StepResult(late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"))
+        closed = int(w_after[-1]) // SECOND * SECOND
+        if closed > self.closed_before:
+            result.cells = self._finalise(closed, w_after, pos)
+        self.seen.evict(int(w_after[-1]) - self.config.dedup_horizon_ms)
+        self.orders.evict(int(w_after[-1]) - self.config.order_horizon_ms)
+        del n
+        return result
+
+    def flush(self) -> StepResult:
+        """End of input: finalise every open window and period."""
+        if self.pending is None or self.pending.height == 0:
+            closed = max(self.closed_before, 0)
+        else:
+            closed = int(self.pending["win"].max()) + SECOND  # type: ignore[arg-type]
+        cells = self._finalise(closed, None, None, end=True)
+        return StepResult(cells=cells)
+
+    # -- steps ------------------------------------------------------------------
+    def _rows(self, f: pl.DataFrame) -> pl.DataFrame:
+        """The engine's columns: codes for dimensions, status and latency bucket."""
+        kind = f["kind"].to_numpy()
+        codes = {d: self.dicts[d].encode(f[_source_col(d)]) for d in DIMS}
+        is_order, is_visit = kind == cube.KIND_ORDER, kind == cube.KIND_VISIT
+        for d in ORDER_DIMS:  # attributed at finalisation
+            own = is_order | (is_visit & (d in ("region", "country", "channel")))
+            if d == "merchant":
+                own |= kind == cube.KIND_SKU
+            codes[d] = np.where(own, codes[d], 0).astype(np.int32)
+        codes["method"] = np.where(kind == cube.KIND_PAYMENT, codes["method"], 0).astype(np.int32)
+        if self.sku_category:
+            change = kind == cube.KIND_SKU
+            if change.any():
+                cat = f["sku_id"].replace_strict(self.sku_category, default=None)
+                cat_codes = self.dicts["category"].encode(cat)
+                codes["category"] = np.where(change, cat_codes, codes["category"]).astype(np.int32)
+        latency = f["latency_ms"].to_numpy()
+        lat_bucket = np.where(
+            np.isnan(latency.astype(np.float64)),
+            -1,
+            np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), np.nan_to_num(latency), side="left"),
+        ).astype(np.int8)
+        return pl.DataFrame(
+            {
+                "pos": f["pos"],
+                "kind": f["kind"],
+                "ts": f["ts"],
+                "win": f["ts"] // SECOND * SECOND,
+                "id": f["id"],
+                "id_hash": f["id_hash"],
+                "order_hash": f["order_hash"],
+                "user_hash": f["user_hash"],
+                **{d: codes[d] for d in DIMS},
+                "value_base": f["value_base"],
+                "status": f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8),
+                "lat_bucket": lat_bucket,
+            }
+        )
+
+    def _duplicates(self, ids: np.ndarray, ts: np.ndarray, w_before: np.ndarray) -> np.ndarray:
+        found, prior = self.seen.lookup(ids)
+        prior_ts = np.where(found, prior.get("ts", np.zeros(len(ids), np.int64)), NEVER)
+        _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        first_at = first[inverse]
+        repeat = first_at != np.arange(len(ids))
+        prior_ts = np.where(repeat, np.maximum(prior_ts, ts[first_at]), prior_ts)
+        return (found | repeat) & (prior_ts >= w_before - self.config.dedup_horizon_ms)
+
+    def _index_orders(self, rows: pl.DataFrame, fresh: np.ndarray) -> None:
+        is_order = (rows["kind"].to_numpy() == cube.KIND_ORDER) & fresh
+        if not is_order.any():
+            return
+        placed = rows.filter(pl.Series(is_order))
+        self.orders.add(
+            placed["order_hash"].to_numpy(),
+            {
+                "seq": placed["pos"].to_numpy(),
+                "ts": placed["ts"].to_numpy(),
+                **{d: placed[d].to_numpy() for d in ORDER_DIMS},
+            },
+        )
+
+    def _finalise(
+        self, closed: int, w_after: np.ndarray | None, pos: np.ndarray | None, end: bool = False
+    ) -> dict[int, pl.DataFrame]:
+        out: dict[int, pl.DataFrame] = {}
+        if self.pending is not None and self.pending.height:
+            done = self.pending.filter(pl.col("win") < closed)
+            self.pending = self.pending.filter(pl.col("win") >= closed)
+            if done.height:
+                done = self._attribute(done, w_after, pos)
+                cells = cube.aggregate(done)
+                users = cube.keyed_users(done)
+                for rollup in self.rollups.values():
+                    rollup.add(cells, users)
+                out[SECOND] = cells
+        self.closed_before = max(self.closed_before, closed)
+        for period, rollup in self.rollups.items():
+            rolled = rollup.close(FOREVER if end else self.closed_before)
+            if rolled is not None:
+                out[period] = rolled
+        return out
+
+    def _attribute(
+        self, done: pl.DataFrame, w_after: np.ndarray | None, pos: np.ndarray | None
+    ) -> pl.DataFrame:
+        kind = done["kind"].to_numpy()
+        need = np.isin(kind, _ATTRIBUTED)
+        if not need.any():
+            return done
+        found, payload = self.orders.lookup(done["order_hash"].to_numpy()[need])
+        if w_after is None or pos is None:
+            limit = np.full(int(need.sum()), FOREVER)
+        else:  # the position at which each row's window closed
+            ends = done["win"].to_numpy()[need] + SECOND
+            at = np.minimum(np.searchsorted(w_after, ends, side="left"), len(pos) - 1)
+            limit = pos[at]
+        ok = found & (payload.get("seq", np.zeros(0, np.int64)) <= limit) if found.any() else found
+        idx = np.flatnonzero(need)
+        updates = {}
+        for d in ORDER_DIMS:
+            col = done[d].to_numpy().copy()
+            col[idx] = np.where(ok, payload[d], 0) if found.any() else 0
+            updates[d] = col
+        return done.with_columns(**{d: pl.Series(v, dtype=pl.Int32) for d, v in updates.items()})
+
+    def label(self, cells: pl.DataFrame) -> pl.DataFrame:
+        """Cells with k1/k2 as the dimension values (strings), sorted by key."""
+        parts = []
+        for gid, gset in enumerate(GSETS):
+            part = cells.filter(pl.col("gset") == gid)
+            if part.height == 0:
+                continue
+            k1 = (
+                self.dicts[gset[0]].decode(part["k1"])
+                if gset
+                else pl.repeat("", part.height, eager=True)
+            )
+            k2 = (
+                self.dicts[gset[1]].decode(part["k2"])
+                if len(gset) > 1
+                else pl.repeat("", part.height, eager=True)
+            )
+            parts.append(part.with_columns(k1=k1.cast(pl.String), k2=k2.cast(pl.String)))
+        if not parts:
+            return cells
+        return pl.concat(parts).select(*KEY_COLS, *METRIC_COLS).sort(list(KEY_COLS))
+
+    def set_catalog(self, sku_category: dict[str, str]) -> None:
+        self.sku_category = dict(sku_category)
+
+    # -- state ------------------------------------------------------------------
+    def state_blob(self) -> bytes:
+        """Everything but the sorted runs (those are persisted run by run)."""
+        return pickle.dumps(
+            {
+                "config": self.config.as_dict(),
+                "max_ts": self.max_ts,
+                "closed_before": self.closed_before,
+                "counters": self.counters,
+                "dicts": {d: v.values for d, v in self.dicts.items()},
+                "sku_category": self.sku_category,
+                "pending": self.pending,
+                "rollups": {p: r.state() for p, r in self.rollups.items()},
+                "runs": {
+                    "seen": [r.run_id for r in self.seen.runs],
+                    "orders": [r.run_id for r in self.orders.runs],
+                },
+            },
+            protocol=5,
+        )
+
+    def restore(self, blob: bytes, runs: dict[int, Run]) -> None:
+        st = pickle.loads(blob)
+        self.max_ts, self.closed_before = st["max_ts"], st["closed_before"]
+        self.counters = st["counters"]
+        self.dicts = {d: Dictionary(list(v)) for d, v in st["dicts"].items()}
+        self.sku_category = st["sku_category"]
+        self.pending = st["pending"]
+        for period, (cells, sketch) in st["rollups"].items():
+            self.rollups[period].restore(cells, sketch)
+        self.seen.runs = [runs[i] for i in st["runs"]["seen"]]
+        self.orders.runs = [runs[i] for i in st["runs"]["orders"]]
+
+
+def _source_col(dim: str) -> str:
+    return {"merchant": "merchant_id"}.get(dim, dim)

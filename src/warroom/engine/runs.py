@@ -1,0 +1,118 @@
+"""Sorted runs of u64 keys with payload columns: a small log-structured index.
+
+Used for the id-dedup horizon and the order index. Each batch adds one immutable run;
+runs are merged binary-counter style so lookups touch O(log n) runs, and each run is
+persisted once (checkpoints write only runs they have not written before).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Run:
+    keys: np.ndarray  # sorted uint64
+    cols: dict[str, np.ndarray]  # aligned payload
+    run_id: int = field(default_factory=lambda: next(_ids))
+    persisted: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.keys)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, __keys=self.keys, **self.cols)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, run_id: int, data: bytes) -> Run:
+        with np.load(io.BytesIO(data)) as z:
+            cols = {k: z[k] for k in z.files if k != "__keys"}
+            return cls(keys=z["__keys"], cols=cols, run_id=run_id, persisted=True)
+
+
+class SortedRuns:
+    """keys -> payload. Of several entries with one key, the first inserted wins, or the
+    last with keep="last". Insertion order decides, so merging never changes answers."""
+
+    def __init__(self, expire_col: str, keep: str = "first") -> None:
+        self.expire_col = expire_col
+        self.keep_last = keep == "last"
+        self.runs: list[Run] = []  # oldest first
+        self.dropped: list[int] = []  # persisted run ids merged away since last checkpoint
+
+    def __len__(self) -> int:
+        return sum(r.size for r in self.runs)
+
+    def add(self, keys: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        if len(keys) == 0:
+            return
+        self.runs.append(self._sorted(keys, cols))
+        while len(self.runs) > 1 and self.runs[-1].size * 2 >= self.runs[-2].size:
+            newer, older = self.runs.pop(), self.runs.pop()
+            for run in (older, newer):
+                if run.persisted:
+                    self.dropped.append(run.run_id)
+            keys = np.concatenate([older.keys, newer.keys])
+            cols = {k: np.concatenate([older.cols[k], newer.cols[k]]) for k in older.cols}
+            self.runs.append(self._sorted(keys, cols))
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(found mask, payload of the winning entry per key; zeros where not found)."""
+        found = np.zeros(len(keys), dtype=bool)
+        best: dict[str, np.ndarray] = {}
+        for run in self.runs:
+            if run.size == 0:
+                continue
+            idx = np.searchsorted(run.keys, keys)
+            idx[idx >= run.size] = run.size - 1
+            hit = run.keys[idx] == keys
+            if not best:
+                best = {k: np.zeros(len(keys), dtype=v.dtype) for k, v in run.cols.items()}
+            take = hit if self.keep_last else hit & ~found
+            for k, v in run.cols.items():
+                best[k] = np.where(take, v[idx], best[k])
+            found |= hit
+        return found, best
+
+    def evict(self, before: int) -> None:
+        """Forget entries whose expire column is below `before` (whole runs, or on merge)."""
+        kept = []
+        for run in self.runs:
+            col = run.cols[self.expire_col]
+            if run.size and col.max() < before:
+                if run.persisted:
+                    self.dropped.append(run.run_id)
+                continue
+            if run.size and col.min() < before and (col < before).mean() > 0.5:
+                if run.persisted:
+                    self.dropped.append(run.run_id)
+                keep = col >= before
+                run = Run(run.keys[keep], {k: v[keep] for k, v in run.cols.items()})
+            kept.append(run)
+        self.runs = kept
+
+    def _sorted(self, keys: np.ndarray, cols: dict[str, np.ndarray]) -> Run:
+        """One run from entries in insertion order; timsort is linear on sorted runs."""
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        if len(keys) > 1:
+            if self.keep_last:
+                win = np.empty(len(keys), dtype=bool)
+                win[-1] = True
+                np.not_equal(keys[1:], keys[:-1], out=win[:-1])
+            else:
+                win = np.empty(len(keys), dtype=bool)
+                win[0] = True
+                np.not_equal(keys[1:], keys[:-1], out=win[1:])
+            if not win.all():
+                order, keys = order[win], keys[win]
+        return Run(keys, {k: v[order] for k, v in cols.items()})

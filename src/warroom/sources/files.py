@@ -1,0 +1,131 @@
+"""Input sources: batches of whole records with the position after each batch.
+
+A position is what a checkpoint stores: for NDJSON the byte offset and the number of
+lines consumed; for Arrow IPC / Parquet the number of rows consumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from warroom.errors import ContractError
+
+DEFAULT_BATCH_BYTES = 8 << 20
+ARROW_SUFFIXES = (".arrow", ".ipc", ".feather", ".arrows")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass
+class Chunk:
+    first_line: int  # 1-based line (or row) number of the first record
+    end_offset: int  # position after this chunk
+    end_line: int  # last line (or row) number in this chunk
+    data: bytes | None = None  # NDJSON
+    table: pa.Table | None = None  # Arrow
+
+
+def fingerprint(path: str) -> str:
+    """Identifies an input so a resume cannot continue on another one."""
+    if path == "-":
+        return "stdin"
+    p = Path(path)
+    with p.open("rb") as fh:
+        head = fh.read(1 << 16)
+    return f"{p.name}:{hashlib.sha256(head).hexdigest()[:16]}"
+
+
+def is_columnar(path: str) -> bool:
+    return path != "-" and path.lower().endswith(ARROW_SUFFIXES + PARQUET_SUFFIXES)
+
+
+def total_size(path: str) -> int | None:
+    """Bytes (NDJSON) or rows (Arrow) in the input, for the progress bar."""
+    if path == "-":
+        return None
+    if path.lower().endswith(PARQUET_SUFFIXES):
+        return pq.ParquetFile(path).metadata.num_rows
+    if path.lower().endswith(ARROW_SUFFIXES):
+        return _open_arrow(path).read_all().num_rows
+    return Path(path).stat().st_size
+
+
+def ndjson_chunks(
+    path: str, offset: int = 0, line: int = 0, batch_bytes: int = DEFAULT_BATCH_BYTES
+) -> Iterator[Chunk]:
+    """Whole lines from `offset`; the last line may lack its newline at end of input."""
+    fh: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    try:
+        if offset:
+            _skip(fh, offset, seekable=path != "-")
+        carry = b""
+        pos = offset
+        while True:
+            block = fh.read(batch_bytes)
+            if not block:
+                break
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                carry = block
+                continue
+            data, carry = block[:cut], block[cut:]
+            lines = data.count(b"\n")
+            pos += len(data)
+            yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + lines, data=data)
+            line += lines
+        if carry:
+            pos += len(carry)
+            yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + 1, data=carry)
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Iterator[Chunk]:
+    """Record batches of an Arrow IPC or Parquet file, from row `offset`."""
+    if path.lower().endswith(PARQUET_SUFFIXES):
+        batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_rows)
+    else:
+        batches = iter(_open_arrow(path).read_all().to_batches(batch_rows))
+    row = 0
+    for rb in batches:
+        start, row = row, row + rb.num_rows
+        if row <= offset:
+            continue
+        if start < offset:
+            rb = rb.slice(offset - start)
+            start = offset
+        yield Chunk(
+            first_line=start + 1, end_offset=row, end_line=row, table=pa.Table.from_batches([rb])
+        )
+
+
+def _open_arrow(path: str) -> ipc.RecordBatchFileReader | ipc.RecordBatchStreamReader:
+    try:
+        return ipc.open_file(path)
+    except pa.ArrowInvalid:
+        try:
+            return ipc.open_stream(path)
+        except pa.ArrowInvalid as exc:
+            raise ContractError(f"{path}: not an Arrow IPC file or stream") from exc
+
+
+def _skip(fh: BinaryIO, offset: int, seekable: bool) -> None:
+    if seekable:
+        fh.seek(offset)
+        return
+    left = offset
+    while left:
+        got = fh.read(min(left, 1 << 20))
+        if not got:
+            raise ContractError("standard input ended before the checkpoint's position")
+        left -= len(got)

@@ -1,0 +1,225 @@
+"""Persistence: SQLite under --data DIR by default (SQLAlchemy Core, so PostgreSQL fits).
+
+One transaction per checkpoint holds the source position, the engine state, the new
+index runs, the finalised cells and the quarantined and late records. A crash at any
+point leaves either the previous checkpoint or the new one, never a mix; see
+docs/architecture.md, "Checkpoints".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from warroom.engine.runs import Run
+
+metadata = sa.MetaData()
+meta_t = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+checkpoint_t = sa.Table(
+    "checkpoint",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # fingerprint of the input
+    sa.Column("offset", sa.BigInteger, nullable=False),  # bytes (NDJSON) or rows (Arrow)
+    sa.Column("line", sa.BigInteger, nullable=False),  # last line / row consumed
+    sa.Column("complete", sa.Boolean, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)
+runs_t = sa.Table(
+    "index_runs",
+    metadata,
+    sa.Column("run_id", sa.BigInteger, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+segments_t = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period_ms", sa.Integer, nullable=False, index=True),
+    sa.Column("t0", sa.BigInteger, nullable=False),
+    sa.Column("t1", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),  # Arrow IPC of cells
+)
+quarantine_t = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+)
+late_t = sa.Table(
+    "late",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("line", sa.BigInteger, nullable=False),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("ts", sa.BigInteger, nullable=False),
+)
+
+
+@dataclass
+class Checkpoint:
+    source: str
+    offset: int
+    line: int
+    complete: bool
+    state: bytes
+
+
+@dataclass
+class Commit:
+    """What one checkpoint writes, atomically."""
+
+    source: str
+    offset: int
+    line: int
+    complete: bool
+    state: bytes
+    new_runs: list[Run]
+    dropped_runs: list[int]
+    cells: dict[int, list[pl.DataFrame]]
+    quarantined: list[dict[str, Any]]
+    late: list[dict[str, Any]]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        if url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{data_dir / 'warroom.db'}")
+
+    # -- meta -------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.engine.begin() as c:
+            for key, value in values.items():
+                c.execute(sa.delete(meta_t).where(meta_t.c.key == key))
+                c.execute(sa.insert(meta_t).values(key=key, value=value))
+
+    # -- checkpoints ------------------------------------------------------------
+    def load_checkpoint(self) -> Checkpoint | None:
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(checkpoint_t).where(checkpoint_t.c.id == 1)).first()
+        if row is None:
+            return None
+        return Checkpoint(row.source, row.offset, row.line, row.complete, row.state)
+
+    def load_runs(self) -> dict[int, Run]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(runs_t)).all()
+        return {r.run_id: Run.from_bytes(r.run_id, r.data) for r in rows}
+
+    def commit(self, cp: Commit) -> None:
+        with self.engine.begin() as c:
+            if cp.dropped_runs:
+                c.execute(sa.delete(runs_t).where(runs_t.c.run_id.in_(cp.dropped_runs)))
+            for run in cp.new_runs:
+                c.execute(sa.insert(runs_t).values(run_id=run.run_id, data=run.to_bytes()))
+            for period, frames in cp.cells.items():
+                if frames:
+                    cells = pl.concat(frames)
+                    c.execute(
+                        sa.insert(segments_t).values(
+                            period_ms=period,
+                            t0=int(cells["win"].min()),  # type: ignore[arg-type]
+                            t1=int(cells["win"].max()),
+                            data=_ipc(cells),  # type: ignore[arg-type]
+                        )
+                    )
+            if cp.quarantined:
+                c.execute(sa.insert(quarantine_t), cp.quarantined)
+            if cp.late:
+                c.execute(sa.insert(late_t), cp.late)
+            c.execute(sa.delete(checkpoint_t))
+            c.execute(
+                sa.insert(checkpoint_t).values(
+                    id=1,
+                    source=cp.source,
+                    offset=cp.offset,
+                    line=cp.line,
+                    complete=cp.complete,
+                    state=cp.state,
+                )
+            )
+        for run in cp.new_runs:
+            run.persisted = True
+
+    # -- reads ------------------------------------------------------------------
+    def cells(self, period_ms: int, t0: int | None = None, t1: int | None = None) -> pl.DataFrame:
+        """All cells of a period overlapping [t0, t1] (window starts, ms)."""
+        q = sa.select(segments_t.c.data).where(segments_t.c.period_ms == period_ms)
+        if t0 is not None:
+            q = q.where(segments_t.c.t1 >= t0)
+        if t1 is not None:
+            q = q.where(segments_t.c.t0 <= t1)
+        with self.engine.connect() as c:
+            blobs = c.execute(q.order_by(segments_t.c.seq)).scalars().all()
+        frames = [pl.read_ipc(io.BytesIO(b)) for b in blobs]
+        if not frames:
+            return pl.DataFrame()
+        out = pl.concat(frames)
+        if t0 is not None:
+            out = out.filter(pl.col("win") >= t0)
+        if t1 is not None:
+            out = out.filter(pl.col("win") <= t1)
+        return out
+
+    def prune_segments(self, period_ms: int, before: int) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                sa.delete(segments_t).where(
+                    (segments_t.c.period_ms == period_ms) & (segments_t.c.t1 < before)
+                )
+            )
+
+    def quarantined(self) -> Iterator[dict[str, Any]]:
+        with self.engine.connect() as c:
+            for r in c.execute(sa.select(quarantine_t).order_by(quarantine_t.c.seq)):
+                yield {"source": r.source, "line": r.line, "reason": r.reason, "raw": r.raw}
+
+    def late_records(self) -> Iterator[dict[str, Any]]:
+        with self.engine.connect() as c:
+            for r in c.execute(sa.select(late_t).order_by(late_t.c.seq)):
+                yield {"source": r.source, "line": r.line, "id": r.id, "type": r.type, "ts": r.ts}
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_ipc(buf, compression="zstd")
+    return buf.getvalue()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # a kill -9 loses nothing committed
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from warroom.contract.decode import Decoder
+from warroom.contract.rates import RatesTable
+from warroom.engine.config import EngineConfig
+from warroom.engine.engine import Engine
+
+CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract"
+RATES_DOC = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556, "JPY": 0.046582, "EUR": 7.7213},
+             "minor_digits": {"JPY": 0}}
+
+
+@pytest.fixture
+def rates() -> RatesTable:
+    return RatesTable.parse(json.dumps(RATES_DOC))
+
+
+@pytest.fixture
+def rates_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rates.json"
+    path.write_text(json.dumps(RATES_DOC))
+    return path
+
+
+def run_engine(lines: list[bytes], rates: RatesTable, cuts: list[int] | None = None,
+               config: EngineConfig | None = None) -> tuple[Engine, pl.DataFrame]:
+    """Feed `lines` to a fresh engine in batches cut at `cuts`; return labelled 1s cells."""
+    decoder, engine = Decoder(rates), Engine(config or EngineConfig(lateness_ms=2_000))
+    bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(lines))), len(lines)]
+    frames = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        batch = decoder.decode_ndjson(b"\n".join(lines[a:b]) + b"\n", a + 1)
+        frames.extend(engine.process(batch).cells.get(1000, []) for _ in [0])
+    frames.append(engine.flush().cells.get(1000))
+    cells = [f for f in frames if isinstance(f, pl.DataFrame) and f.height]
+    out = engine.label(pl.concat(cells)) if cells else pl.DataFrame()
+    return engine, out
