@@ -4,7 +4,6 @@ with the reason examples/invalid.reasons gives."""
 from __future__ import annotations
 
 from conftest import CONTRACT
-
 from warroom.contract.decode import Decoder
 from warroom.contract.rates import RatesTable
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import random
 
 import polars as pl
-from eventgen import Ev, reference, stream
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_engine
+from eventgen import reference, stream
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 

@@ -25,7 +25,7 @@ from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, KEY_COLS, LATENCY_BOUNDS_MS, METRIC_COLS
 from warroom.engine.dims import DIMS, ORDER_DIMS, Dictionary
 from warroom.engine.rollup import Rollup
-from warroom.engine.runs import Run, SortedRuns
+from warroom.engine.runs import Run, SortedRuns, continue_ids_after
 
 SECOND, MINUTE, HOUR = 1_000, 60_000, 3_600_000
 NEVER = np.iinfo(np.int64).min // 4
@@ -279,6 +279,7 @@ class Engine:
         self.pending = st["pending"]
         for period, (cells, sketch) in st["rollups"].items():
             self.rollups[period].restore(cells, sketch)
+        continue_ids_after(max([st.get("next_run_id", 0), *runs], default=0))
         self.seen.runs = [runs[i] for i in st["runs"]["seen"]]
         self.orders.runs = [runs[i] for i in st["runs"]["orders"]]
 

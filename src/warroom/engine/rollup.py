@@ -26,7 +26,11 @@ class Rollup:
         period = self.period_ms
         first = int(cells["win"].min()) // period * period  # type: ignore[arg-type]
         self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.cells.append(cells.with_columns(pl.col("win") // period * period))
+        self.cells.append(
+            cells.with_columns(pl.col("win") // period * period)
+            .group_by(_KEYS)
+            .agg([pl.col(c).sum() for c in METRIC_COLS])
+        )
         regs = hll.registers(users.with_columns(pl.col("win") // period * period), _KEYS)
         self.sketch.append(regs)
         if len(self.cells) > 64:

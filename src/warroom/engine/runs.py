@@ -16,11 +16,17 @@ import numpy as np
 _ids = itertools.count(1)
 
 
+def continue_ids_after(highest: int) -> None:
+    """After a restore: new runs must not reuse the ids of persisted ones."""
+    global _ids
+    _ids = itertools.count(highest + 1)
+
+
 @dataclass
 class Run:
     keys: np.ndarray  # sorted uint64
     cols: dict[str, np.ndarray]  # aligned payload
-    run_id: int = field(default_factory=lambda: next(_ids))
+    run_id: int = field(default_factory=lambda: next(_ids))  # unique within a data dir
     persisted: bool = False
 
     @property

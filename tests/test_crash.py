@@ -1,0 +1,85 @@
+"""kill -9 at random moments during `warroom run`, then finish: byte-equal to a clean run."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from eventgen import stream
+from warroom.store.db import Store
+from warroom.store.dump import dump
+
+N_ORDERS = 70_000  # about 210,000 events with payments, refunds and visits
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("crash") / "events.ndjson"
+    rng = random.Random(11)
+    events = stream(rng, N_ORDERS, span_ms=600_000)
+    lines = [e.line() for e in events]
+    # some trouble: a bad line, redeliveries and a few records past the lateness
+    lines.insert(1000, b'{"type":"order","id":"bad"')
+    lines[5000:5000] = lines[4000:4010]
+    lines[150_000:150_000] = [line.replace(b'"id":"e-', b'"id":"late-') for line in lines[10:20]]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    assert len(lines) >= 200_000
+    return path
+
+
+def _run(events: Path, data: Path, batch_bytes: int = 1 << 20) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "warroom.cli", "run", "--events", str(events), "--data",
+           str(data), "--rates", str(data.parent / "rates.json"), "--quiet",
+           "--checkpoint-seconds", "0.1", "--batch-bytes", str(batch_bytes)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(events: Path, data: Path, batch_bytes: int = 1 << 20) -> None:
+    proc = _run(events, data, batch_bytes)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr.decode()
+
+
+def test_kill_9_at_random_points_then_resume_is_byte_equal(events_file: Path,
+                                                           tmp_path: Path) -> None:
+    from conftest import RATES_DOC
+
+    (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
+    clean = tmp_path / "clean"
+    _finish(events_file, clean)
+    expected = dump(Store.open(clean))
+    assert b"# late" in expected and b"# quarantine" in expected
+
+    crashed = tmp_path / "crashed"
+    rng = random.Random(5)
+    kills = 0
+    for _ in range(4):
+        proc = _run(events_file, crashed, batch_bytes=rng.choice((1 << 18, 1 << 20, 3 << 20)))
+        time.sleep(rng.uniform(0.8, 3.0))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 2
+    _finish(events_file, crashed, batch_bytes=1 << 19)
+    assert dump(Store.open(crashed)) == expected
+
+
+def test_output_is_the_same_whatever_the_batch_size(events_file: Path, tmp_path: Path) -> None:
+    from conftest import RATES_DOC
+
+    (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
+    dumps = []
+    for size in (1 << 17, 4 << 20):
+        data = tmp_path / f"b{size}"
+        _finish(events_file, data, size)
+        dumps.append(dump(Store.open(data)))
+    assert dumps[0] == dumps[1]
