@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -33,11 +34,11 @@ def run_engine(lines: list[bytes], rates: RatesTable, cuts: list[int] | None = N
     """Feed `lines` to a fresh engine in batches cut at `cuts`; return labelled 1s cells."""
     decoder, engine = Decoder(rates), Engine(config or EngineConfig(lateness_ms=2_000))
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(lines))), len(lines)]
-    frames = []
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    steps = []
+    for a, b in itertools.pairwise(bounds):
         batch = decoder.decode_ndjson(b"\n".join(lines[a:b]) + b"\n", a + 1)
-        frames.extend(engine.process(batch).cells.get(1000, []) for _ in [0])
-    frames.append(engine.flush().cells.get(1000))
-    cells = [f for f in frames if isinstance(f, pl.DataFrame) and f.height]
+        steps.append(engine.process(batch))
+    steps.append(engine.flush())
+    cells = [s.cells[1000] for s in steps if 1000 in s.cells and s.cells[1000].height]
     out = engine.label(pl.concat(cells)) if cells else pl.DataFrame()
     return engine, out
