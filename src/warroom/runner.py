@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ class RunOptions:
     batch_rows: int = 262_144
     checkpoint_seconds: float = 2.0
     flush_at_end: bool = True
+    live_speed: float | None = None  # pace the input by event time (the demo's live mode)
 
 
 @dataclass
@@ -80,8 +83,7 @@ class Runner:
         last_commit = time.monotonic()
         proc = psutil.Process()
         peak = proc.memory_info().rss
-        for chunk in self._chunks():
-            batch = self._decode(chunk)
+        for chunk, batch in self._decoded():
             self._collect(batch, self.engine.process(batch))
             self.offset, self.line = chunk.end_offset, chunk.end_line
             if time.monotonic() - last_commit >= self.opts.checkpoint_seconds:
@@ -119,7 +121,24 @@ class Runner:
             self.store.prune_segments(SECOND, horizon)
 
     # -- internals --------------------------------------------------------------
+    def _decoded(self) -> Iterator[tuple[files.Chunk, DecodedBatch]]:
+        """Chunks with their decoded batches, in order; the next batch is decoded in a
+        thread while the engine works on this one (polars releases the GIL)."""
+        ahead: deque[tuple[files.Chunk, Future[DecodedBatch]]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+            for chunk in self._chunks():
+                ahead.append((chunk, pool.submit(self._decode, chunk)))
+                if len(ahead) > 1:
+                    done, future = ahead.popleft()
+                    yield done, future.result()
+            while ahead:
+                done, future = ahead.popleft()
+                yield done, future.result()
+
     def _chunks(self) -> Any:
+        if self.opts.live_speed is not None:
+            return files.paced_chunks(self.opts.events, self.opts.live_speed, self.offset,
+                                      self.line)
         if files.is_columnar(self.opts.events):
             return files.arrow_chunks(self.opts.events, self.offset, self.opts.batch_rows)
         return files.ndjson_chunks(self.opts.events, self.offset, self.line, self.opts.batch_bytes)

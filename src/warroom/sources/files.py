@@ -90,6 +90,22 @@ def ndjson_chunks(
             fh.close()
 
 
+def paced_chunks(path: str, speed: float, offset: int = 0, line: int = 0) -> Iterator[Chunk]:
+    """NDJSON lines released as their event time comes, `speed` times faster than real."""
+    from warroom.sim import live_batches
+
+    pos, skipped = 0, 0
+    for lines in live_batches(Path(path), speed):
+        size = sum(len(x) + 1 for x in lines)
+        if pos + size <= offset:  # already consumed before a restart
+            pos, skipped = pos + size, skipped + len(lines)
+            continue
+        pos += size
+        yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + len(lines),
+                    data=b"\n".join(lines) + b"\n")
+        line += len(lines)
+
+
 def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Iterator[Chunk]:
     """Record batches of an Arrow IPC or Parquet file, from row `offset`."""
     if path.lower().endswith(PARQUET_SUFFIXES):

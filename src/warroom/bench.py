@@ -1,0 +1,116 @@
+"""`warroom bench`: end-to-end replay speed and memory, and DuckDB on the same file.
+
+Each replay runs in a child process (read, decode, validate, dedup, aggregate, persist),
+so its peak RSS is the child's own (sampled every 20 ms). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+from warroom.sim import SimConfig, simulate
+
+
+def run_bench(events: int, workdir: Path, with_duckdb: bool, console: Console) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    sim_dir = workdir / f"sim-{events}"
+    ndjson = sim_dir / "events.ndjson"
+    if not ndjson.exists():
+        _generate(events, sim_dir, console)
+    n_lines = sum(1 for _ in ndjson.open("rb"))
+    arrow = sim_dir / "events.arrow"
+    if not arrow.exists():
+        with console.status("converting to Arrow IPC..."):
+            frame = pl.read_ndjson(ndjson, infer_schema_length=None)
+            frame = frame.with_columns(pl.col("ts").cast(pl.String))
+            frame.write_ipc(arrow)
+    rows = []
+    for label, path in (("NDJSON", ndjson), ("Arrow IPC", arrow)):
+        seconds, rss = _replay(path, sim_dir, workdir / f"state-{label.split()[0].lower()}")
+        rows.append((f"warroom run ({label})", seconds, n_lines / seconds, rss))
+    table = Table(
+        title=f"warroom bench: {n_lines:,} events ({ndjson.stat().st_size / 1e6:,.0f} MB NDJSON)"
+    )
+    for col in ("what", "seconds", "events/s", "peak RSS"):
+        table.add_column(col, justify="right" if col != "what" else "left")
+    for what, seconds, rate, rss in rows:
+        table.add_row(what, f"{seconds:.2f}", f"{rate:,.0f}", f"{rss / 2**20:,.0f} MiB")
+    if with_duckdb:
+        duck = _duckdb(ndjson)
+        table.add_row(
+            "DuckDB read_ndjson + GROUP BY (per-second GMV by region)",
+            f"{duck:.2f}",
+            f"{n_lines / duck:,.0f}",
+            "",
+        )
+        table.caption = f"warroom NDJSON time / DuckDB time = {rows[0][1] / duck:.2f}"
+    console.print(table)
+
+
+def _generate(events: int, out: Path, console: Console) -> None:
+    probe = out.parent / "probe"
+    simulate(SimConfig(minutes=1, rate=200, scenarios=()), probe)
+    per_rate_minute = sum(1 for _ in (probe / "events.ndjson").open("rb")) / 200
+    shutil.rmtree(probe)
+    minutes = 10.0
+    rate = max(events / per_rate_minute / minutes, 1.0)
+    with console.status(f"simulating {events:,} events..."):
+        simulate(SimConfig(minutes=minutes, rate=rate), out)
+
+
+def _replay(events: Path, sim_dir: Path, state: Path) -> tuple[float, int]:
+    shutil.rmtree(state, ignore_errors=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "warroom.cli",
+        "run",
+        "--events",
+        str(events),
+        "--data",
+        str(state),
+        "--rates",
+        str(sim_dir / "rates.json"),
+        "--catalog",
+        str(sim_dir / "catalog.ndjson"),
+        "--quiet",
+        "--checkpoint-seconds",
+        "5",
+    ]
+    started = time.perf_counter()
+    child = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
+    watched = psutil.Process(child.pid)
+    peak = 0
+    while child.poll() is None:  # sampled every 20 ms: the child's own peak
+        try:
+            peak = max(peak, watched.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(f"warroom run failed on {events}")
+    return seconds, peak
+
+
+def _duckdb(path: Path) -> float:
+    import duckdb
+
+    con = duckdb.connect()
+    query = (
+        "SELECT region, (TRY_CAST(ts AS BIGINT) // 1000) AS second, "
+        "sum(quantity * unit_price) AS gmv FROM read_ndjson(?) "
+        "WHERE type = 'order' GROUP BY ALL"
+    )
+    started = time.perf_counter()
+    con.execute(query, [str(path)]).fetchall()
+    return time.perf_counter() - started
