@@ -1,0 +1,69 @@
+"""The command line end to end, and Arrow IPC / Parquet giving what NDJSON gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from conftest import CONTRACT
+from eventgen import stream
+from warroom.cli import app
+from warroom.store.db import Store
+
+cli = CliRunner()
+
+
+def _run(events: Path, data: Path, rates: Path) -> None:
+    result = cli.invoke(app, ["run", "--events", str(events), "--data", str(data),
+                              "--rates", str(rates), "--quiet"])
+    assert result.exit_code == 0, result.output
+
+
+def test_quarantine_prints_source_line_reason_raw(tmp_path: Path, rates_file: Path) -> None:
+    events = tmp_path / "mixed.ndjson"
+    valid = (CONTRACT / "examples" / "valid.ndjson").read_bytes()
+    invalid = (CONTRACT / "examples" / "invalid.ndjson").read_bytes()
+    events.write_bytes(valid + invalid)
+    _run(events, tmp_path / "d", rates_file)
+    out = cli.invoke(app, ["quarantine", "--data", str(tmp_path / "d"), "--format", "ndjson"])
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(rows) == 11
+    assert set(rows[0]) == {"source", "line", "reason", "raw"}
+    assert rows[0]["line"] == 10 and rows[0]["reason"] == "not valid JSON (truncated object)"
+    assert rows[0]["raw"] == invalid.splitlines()[0].decode()
+
+
+def test_export_money_is_an_exact_decimal_string(tmp_path: Path, rates_file: Path) -> None:
+    events = tmp_path / "valid.ndjson"
+    events.write_bytes((CONTRACT / "examples" / "valid.ndjson").read_bytes())
+    _run(events, tmp_path / "d", rates_file)
+    out = cli.invoke(app, ["export", "--data", str(tmp_path / "d"), "--metric", "gmv",
+                           "--by", "region", "--every", "1s"])
+    assert out.exit_code == 0, out.output
+    rows = out.stdout.splitlines()
+    assert rows[0] == "window_start,region,value"
+    # 2 x 199.90 CNY; the US order is 49.99 USD x 7.1556 = 357.708... -> 357.71
+    assert "1794326400000,CN-ZJ,399.80" in rows
+    assert "1794326401000,US-CA,357.71" in rows
+    bad = cli.invoke(app, ["export", "--data", str(tmp_path / "d"), "--metric", "gmvv"])
+    assert bad.exit_code == 2 and "unknown 'gmvv'" in bad.output
+
+
+def test_arrow_ipc_and_parquet_give_what_ndjson_gives(tmp_path: Path, rates_file: Path) -> None:
+    events = stream(random.Random(3), 400)
+    ndjson = tmp_path / "e.ndjson"
+    ndjson.write_bytes(b"\n".join(e.line() for e in events) + b"\n")
+    frame = pl.read_ndjson(ndjson, infer_schema_length=None)
+    frame.write_ipc(tmp_path / "e.arrow")
+    frame.write_parquet(tmp_path / "e.parquet")
+    cells = {}
+    for name in ("e.ndjson", "e.arrow", "e.parquet"):
+        _run(tmp_path / name, tmp_path / f"d-{name}", rates_file)
+        cells[name] = Store.open(tmp_path / f"d-{name}").cells(1000).sort(["win", "gset", "k1", "k2"])
+    assert cells["e.ndjson"].height > 0
+    assert cells["e.arrow"].equals(cells["e.ndjson"])
+    assert cells["e.parquet"].equals(cells["e.ndjson"])
