@@ -18,8 +18,9 @@ cli = CliRunner()
 
 
 def _run(events: Path, data: Path, rates: Path) -> None:
-    result = cli.invoke(app, ["run", "--events", str(events), "--data", str(data),
-                              "--rates", str(rates), "--quiet"])
+    result = cli.invoke(
+        app, ["run", "--events", str(events), "--data", str(data), "--rates", str(rates), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -41,8 +42,20 @@ def test_export_money_is_an_exact_decimal_string(tmp_path: Path, rates_file: Pat
     events = tmp_path / "valid.ndjson"
     events.write_bytes((CONTRACT / "examples" / "valid.ndjson").read_bytes())
     _run(events, tmp_path / "d", rates_file)
-    out = cli.invoke(app, ["export", "--data", str(tmp_path / "d"), "--metric", "gmv",
-                           "--by", "region", "--every", "1s"])
+    out = cli.invoke(
+        app,
+        [
+            "export",
+            "--data",
+            str(tmp_path / "d"),
+            "--metric",
+            "gmv",
+            "--by",
+            "region",
+            "--every",
+            "1s",
+        ],
+    )
     assert out.exit_code == 0, out.output
     rows = out.stdout.splitlines()
     assert rows[0] == "window_start,region,value"
@@ -63,7 +76,9 @@ def test_arrow_ipc_and_parquet_give_what_ndjson_gives(tmp_path: Path, rates_file
     cells = {}
     for name in ("e.ndjson", "e.arrow", "e.parquet"):
         _run(tmp_path / name, tmp_path / f"d-{name}", rates_file)
-        cells[name] = Store.open(tmp_path / f"d-{name}").cells(1000).sort(["win", "gset", "k1", "k2"])
+        cells[name] = (
+            Store.open(tmp_path / f"d-{name}").cells(1000).sort(["win", "gset", "k1", "k2"])
+        )
     assert cells["e.ndjson"].height > 0
     assert cells["e.arrow"].equals(cells["e.ndjson"])
     assert cells["e.parquet"].equals(cells["e.ndjson"])
