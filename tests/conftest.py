@@ -13,8 +13,11 @@ from warroom.engine.config import EngineConfig
 from warroom.engine.engine import Engine
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract"
-RATES_DOC = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556, "JPY": 0.046582, "EUR": 7.7213},
-             "minor_digits": {"JPY": 0}}
+RATES_DOC = {
+    "base": "CNY",
+    "rates": {"CNY": 1, "USD": 7.1556, "JPY": 0.046582, "EUR": 7.7213},
+    "minor_digits": {"JPY": 0},
+}
 
 
 @pytest.fixture
@@ -29,8 +32,12 @@ def rates_file(tmp_path: Path) -> Path:
     return path
 
 
-def run_engine(lines: list[bytes], rates: RatesTable, cuts: list[int] | None = None,
-               config: EngineConfig | None = None) -> tuple[Engine, pl.DataFrame]:
+def run_engine(
+    lines: list[bytes],
+    rates: RatesTable,
+    cuts: list[int] | None = None,
+    config: EngineConfig | None = None,
+) -> tuple[Engine, pl.DataFrame]:
     """Feed `lines` to a fresh engine in batches cut at `cuts`; return labelled 1s cells."""
     decoder, engine = Decoder(rates), Engine(config or EngineConfig(lateness_ms=2_000))
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(lines))), len(lines)]

@@ -9,10 +9,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 T0 = 1_794_326_400_000
 REGIONS = ("CN-ZJ", "CN-GD", "US-CA")
-PRICES = {"CNY": ("0.01", "19.99", "199.90", "1234.56"), "USD": ("0.10", "49.99", "5.05"),
-          "JPY": ("1", "1980", "333")}
-RATE = {"CNY": Decimal(1), "USD": Decimal("7.1556"), "JPY": Decimal("0.046582"),
-        "EUR": Decimal("7.7213")}
+PRICES = {
+    "CNY": ("0.01", "19.99", "199.90", "1234.56"),
+    "USD": ("0.10", "49.99", "5.05"),
+    "JPY": ("1", "1980", "333"),
+}
+RATE = {
+    "CNY": Decimal(1),
+    "USD": Decimal("7.1556"),
+    "JPY": Decimal("0.046582"),
+    "EUR": Decimal("7.7213"),
+}
 
 
 @dataclass
@@ -31,32 +38,79 @@ def stream(rng: random.Random, n_orders: int, span_ms: int = 20_000) -> list[Ev]
         ts = T0 + rng.randrange(span_ms)
         cur = rng.choice(tuple(PRICES))
         region = rng.choice(REGIONS)
-        order = {"type": "order", "id": f"e-o{i}", "ts": ts, "order_id": f"o{i}",
-                 "user_id": f"u{rng.randrange(50)}", "merchant_id": f"m{rng.randrange(5)}",
-                 "item_id": "i", "sku_id": "s", "category": rng.choice(("a", "b")),
-                 "region": region, "country": region[:2], "channel": "app",
-                 "quantity": rng.randint(1, 3), "unit_price": float(rng.choice(PRICES[cur])),
-                 "currency": cur}
+        order = {
+            "type": "order",
+            "id": f"e-o{i}",
+            "ts": ts,
+            "order_id": f"o{i}",
+            "user_id": f"u{rng.randrange(50)}",
+            "merchant_id": f"m{rng.randrange(5)}",
+            "item_id": "i",
+            "sku_id": "s",
+            "category": rng.choice(("a", "b")),
+            "region": region,
+            "country": region[:2],
+            "channel": "app",
+            "quantity": rng.randint(1, 3),
+            "unit_price": float(rng.choice(PRICES[cur])),
+            "currency": cur,
+        }
         out.append(Ev(ts, order))
         if rng.random() < 0.8:
             amount = Decimal(str(order["unit_price"])) * order["quantity"]
             pts = ts + rng.randrange(3_000)
-            out.append(Ev(pts, {"type": "payment", "id": f"e-p{i}", "ts": pts, "order_id": f"o{i}",
-                                "user_id": order["user_id"],
-                                "status": "succeeded" if rng.random() < 0.9 else "failed",
-                                "method": rng.choice(("card", "alipay")), "amount": float(amount),
-                                "currency": cur, "latency_ms": rng.randrange(2_000)}))
+            out.append(
+                Ev(
+                    pts,
+                    {
+                        "type": "payment",
+                        "id": f"e-p{i}",
+                        "ts": pts,
+                        "order_id": f"o{i}",
+                        "user_id": order["user_id"],
+                        "status": "succeeded" if rng.random() < 0.9 else "failed",
+                        "method": rng.choice(("card", "alipay")),
+                        "amount": float(amount),
+                        "currency": cur,
+                        "latency_ms": rng.randrange(2_000),
+                    },
+                )
+            )
         if rng.random() < 0.2:
             rts = ts + rng.randrange(5_000)
-            out.append(Ev(rts, {"type": "refund", "id": f"e-r{i}", "ts": rts, "refund_id": f"r{i}",
-                                "order_id": f"o{i}", "user_id": order["user_id"],
-                                "merchant_id": order["merchant_id"],
-                                "amount": order["unit_price"], "currency": cur,
-                                "reason": "other"}))
+            out.append(
+                Ev(
+                    rts,
+                    {
+                        "type": "refund",
+                        "id": f"e-r{i}",
+                        "ts": rts,
+                        "refund_id": f"r{i}",
+                        "order_id": f"o{i}",
+                        "user_id": order["user_id"],
+                        "merchant_id": order["merchant_id"],
+                        "amount": order["unit_price"],
+                        "currency": cur,
+                        "reason": "other",
+                    },
+                )
+            )
         vts = T0 + rng.randrange(span_ms)
-        out.append(Ev(vts, {"type": "visit", "id": f"e-v{i}", "ts": vts, "user_id": "u",
-                            "region": region, "country": region[:2], "channel": "web",
-                            "page": "home"}))
+        out.append(
+            Ev(
+                vts,
+                {
+                    "type": "visit",
+                    "id": f"e-v{i}",
+                    "ts": vts,
+                    "user_id": "u",
+                    "region": region,
+                    "country": region[:2],
+                    "channel": "web",
+                    "page": "home",
+                },
+            )
+        )
     out.sort(key=lambda e: e.ts)
     return out
 
@@ -79,8 +133,17 @@ def reference(events: list[Ev]) -> dict[tuple[int, str], dict[str, int]]:
         win = e.ts // 1000 * 1000
         region = d["region"] if "region" in d else orders[d["order_id"]]["region"]
         for key in ((win, ""), (win, region)):
-            cell = out.setdefault(key, {"gmv": 0, "order_lines": 0, "pay_successes": 0,
-                                        "pay_amount": 0, "refund_amount": 0, "visits": 0})
+            cell = out.setdefault(
+                key,
+                {
+                    "gmv": 0,
+                    "order_lines": 0,
+                    "pay_successes": 0,
+                    "pay_amount": 0,
+                    "refund_amount": 0,
+                    "visits": 0,
+                },
+            )
             if d["type"] == "order":
                 value = Decimal(str(d["unit_price"])) * d["quantity"]
                 cell["gmv"] += to_base_cents(value, d["currency"])

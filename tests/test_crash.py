@@ -36,9 +36,23 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(events: Path, data: Path, batch_bytes: int = 1 << 20) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "warroom.cli", "run", "--events", str(events), "--data",
-           str(data), "--rates", str(data.parent / "rates.json"), "--quiet",
-           "--checkpoint-seconds", "0.1", "--batch-bytes", str(batch_bytes)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "warroom.cli",
+        "run",
+        "--events",
+        str(events),
+        "--data",
+        str(data),
+        "--rates",
+        str(data.parent / "rates.json"),
+        "--quiet",
+        "--checkpoint-seconds",
+        "0.1",
+        "--batch-bytes",
+        str(batch_bytes),
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -48,8 +62,9 @@ def _finish(events: Path, data: Path, batch_bytes: int = 1 << 20) -> None:
     assert proc.returncode == 0, stderr.decode()
 
 
-def test_kill_9_at_random_points_then_resume_is_byte_equal(events_file: Path,
-                                                           tmp_path: Path) -> None:
+def test_kill_9_at_random_points_then_resume_is_byte_equal(
+    events_file: Path, tmp_path: Path
+) -> None:
     from conftest import RATES_DOC
 
     (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))

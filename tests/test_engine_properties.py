@@ -20,8 +20,11 @@ METRICS = ("gmv", "order_lines", "pay_successes", "pay_amount", "refund_amount",
 
 def engine_totals(cells: pl.DataFrame) -> dict[tuple[int, str], dict[str, int]]:
     part = cells.filter(pl.col("gset").is_in([0, 1]))  # market and region
-    return {(r["win"], r["k1"]): {m: r[m] for m in METRICS}
-            for r in part.iter_rows(named=True) if any(r[m] for m in METRICS)}
+    return {
+        (r["win"], r["k1"]): {m: r[m] for m in METRICS}
+        for r in part.iter_rows(named=True)
+        if any(r[m] for m in METRICS)
+    }
 
 
 def nonzero(ref: dict) -> dict:
@@ -37,8 +40,11 @@ def _rates() -> RatesTable:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 60),
-       cuts=st.lists(st.integers(0, 400), max_size=8))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+)
 def test_any_split_into_batches_gives_the_reference(seed: int, n: int, cuts: list[int]) -> None:
     events = stream(random.Random(seed), n)
     lines = [e.line() for e in events]
@@ -47,22 +53,30 @@ def test_any_split_into_batches_gives_the_reference(seed: int, n: int, cuts: lis
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 60), cuts=st.lists(st.integers(0, 400),
-                                                                          max_size=4))
-def test_any_shuffle_within_the_lateness_gives_the_reference(seed: int, n: int,
-                                                             cuts: list[int]) -> None:
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+)
+def test_any_shuffle_within_the_lateness_gives_the_reference(
+    seed: int, n: int, cuts: list[int]
+) -> None:
     rng = random.Random(seed)
     events = stream(rng, n)
     # each record is delivered up to half the lateness after its event time
     arrival = sorted(events, key=lambda e: e.ts + rng.randrange(LATENESS // 2))
-    _, cells = run_engine([e.line() for e in arrival], _rates(), cuts,
-                          EngineConfig(lateness_ms=LATENESS))
+    _, cells = run_engine(
+        [e.line() for e in arrival], _rates(), cuts, EngineConfig(lateness_ms=LATENESS)
+    )
     assert engine_totals(cells) == nonzero(reference(events))
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 60), cuts=st.lists(st.integers(0, 400),
-                                                                          max_size=4))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+)
 def test_any_duplication_gives_the_reference(seed: int, n: int, cuts: list[int]) -> None:
     rng = random.Random(seed)
     events = stream(rng, n)
@@ -70,7 +84,8 @@ def test_any_duplication_gives_the_reference(seed: int, n: int, cuts: list[int])
     deliveries = [(e.ts + rng.randrange(LATENESS // 2), e) for e in events]
     deliveries += [(e.ts + rng.randrange(LATENESS // 2), e) for e in events if rng.random() < 0.3]
     delivered = [e for _, e in sorted(deliveries, key=lambda d: d[0])]
-    engine, cells = run_engine([e.line() for e in delivered], _rates(), cuts,
-                               EngineConfig(lateness_ms=LATENESS))
+    engine, cells = run_engine(
+        [e.line() for e in delivered], _rates(), cuts, EngineConfig(lateness_ms=LATENESS)
+    )
     assert engine_totals(cells) == nonzero(reference(events))
     assert engine.counters.duplicates == len(delivered) - len(events)

@@ -285,7 +285,10 @@ class Decoder:
             pl.when(
                 (t == "order")
                 & pl.col("sku_attrs").is_not_null()
-                & ~pl.col("sku_attrs").str.contains(r"^\{")
+                & (
+                    ~pl.col("sku_attrs").str.contains(r"^\{")
+                    | pl.col("sku_attrs").str.contains(r'":\s*[^"\s]')  # a value not a string
+                )
             ).then(pl.lit("order.sku_attrs must be an object of strings")),
         ]
         for rtype, name in MONEY_FIELD.items():
