@@ -205,9 +205,9 @@ def bench(
 
 @app.command()
 def demo(
-    speed: Annotated[float, typer.Option(help="Event-time seconds per wall second.")] = 5.0,
-    minutes: Annotated[float, typer.Option(help="Length of the simulated day.")] = 30,
-    rate: Annotated[float, typer.Option(help="Order lines per second on the plateau.")] = 100,
+    speed: Annotated[float, typer.Option(help="Event-time seconds per wall second.")] = 10.0,
+    minutes: Annotated[float, typer.Option(help="Length of the simulated day.")] = 20,
+    rate: Annotated[float, typer.Option(help="Order lines per second on the plateau.")] = 30,
     workdir: Annotated[Path, typer.Option(help="Where the demo keeps its files.")] = Path(
         "demo-data"
     ),

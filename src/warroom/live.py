@@ -70,15 +70,15 @@ class Wall:
     def render(self, runner: Runner) -> Group:
         c = runner.engine.counters
         stamp = time.strftime("%H:%M:%S", time.gmtime(self.event_time / 1000 + 8 * 3600))
-        head = Table.grid(padding=(0, 4))
         rate = self.pay_ok / self.pay_attempts if self.pay_attempts else 0.0
+        head = Table.grid(padding=(0, 3))
         head.add_row(
-            f"[bold]GMV[/] [green]{format_money(self.gmv, self.digits)} CNY",
-            f"[bold]orders[/] {self.orders:,}",
-            f"[bold]orders/s[/] {self.last_orders_per_s:,}",
-            f"[bold]pay success[/] {rate:.2%}",
-            f"[bold]refunds[/] {self.refunds:,}",
+            f"[bold]GMV[/] [bold green]{format_money(self.gmv, self.digits)} CNY",
             f"[bold]event time[/] {stamp} +08:00",
+        )
+        head.add_row(
+            f"[bold]orders[/] {self.orders:,}   [bold]orders/s[/] {self.last_orders_per_s:,}",
+            f"[bold]payment success[/] {rate:.2%}   [bold]refunds[/] {self.refunds:,}",
         )
         regions = Table("region", "GMV (CNY)", title="top regions")
         for region, gmv in self.by_region.most_common(8):
