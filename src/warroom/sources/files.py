@@ -54,7 +54,10 @@ def total_size(path: str) -> int | None:
     if path.lower().endswith(PARQUET_SUFFIXES):
         return pq.ParquetFile(path).metadata.num_rows
     if path.lower().endswith(ARROW_SUFFIXES):
-        return _open_arrow(path).read_all().num_rows
+        reader = _open_arrow(path)
+        if isinstance(reader, ipc.RecordBatchFileReader):
+            return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+        return None
     return Path(path).stat().st_size
 
 
@@ -111,7 +114,7 @@ def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Itera
     if path.lower().endswith(PARQUET_SUFFIXES):
         batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_rows)
     else:
-        batches = iter(_open_arrow(path).read_all().to_batches(batch_rows))
+        batches = _sliced(_open_arrow(path), batch_rows)
     row = 0
     for rb in batches:
         start, row = row, row + rb.num_rows
@@ -125,12 +128,28 @@ def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Itera
         )
 
 
+def _sliced(
+    reader: ipc.RecordBatchFileReader | ipc.RecordBatchStreamReader, rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most `rows` rows; slices of a memory map cost no copy."""
+    if isinstance(reader, ipc.RecordBatchFileReader):
+        whole: Iterator[pa.RecordBatch] = (
+            reader.get_batch(i) for i in range(reader.num_record_batches)
+        )
+    else:
+        whole = iter(reader)
+    for rb in whole:
+        for start in range(0, rb.num_rows, rows):
+            yield rb.slice(start, rows)
+
+
 def _open_arrow(path: str) -> ipc.RecordBatchFileReader | ipc.RecordBatchStreamReader:
+    source = pa.memory_map(path)
     try:
-        return ipc.open_file(path)
+        return ipc.open_file(source)
     except pa.ArrowInvalid:
         try:
-            return ipc.open_stream(path)
+            return ipc.open_stream(pa.memory_map(path))
         except pa.ArrowInvalid as exc:
             raise ContractError(f"{path}: not an Arrow IPC file or stream") from exc
 
