@@ -137,8 +137,9 @@ class Runner:
 
     def _chunks(self) -> Any:
         if self.opts.live_speed is not None:
-            return files.paced_chunks(self.opts.events, self.opts.live_speed, self.offset,
-                                      self.line)
+            return files.paced_chunks(
+                self.opts.events, self.opts.live_speed, self.offset, self.line
+            )
         if files.is_columnar(self.opts.events):
             return files.arrow_chunks(self.opts.events, self.offset, self.opts.batch_rows)
         return files.ndjson_chunks(self.opts.events, self.offset, self.line, self.opts.batch_bytes)

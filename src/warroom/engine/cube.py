@@ -122,14 +122,21 @@ def aggregate(frame: pl.DataFrame) -> pl.DataFrame:
         cells = add.join(distinct, on=keys, how="full", coalesce=True).fill_null(0)
         parts.append(
             cells.select(
-                pl.col("win"),
-                pl.lit(gid, pl.UInt8).alias("gset"),
-                (pl.col(gset[0]) if gset else pl.lit(0)).cast(pl.Int32).alias("k1"),
-                (pl.col(gset[1]) if len(gset) > 1 else pl.lit(0)).cast(pl.Int32).alias("k2"),
+                *_cell_keys(gid, gset),
                 *[pl.col(c).cast(pl.Int64) for c in METRIC_COLS],
             )
         )
     return pl.concat(parts)
+
+
+def _cell_keys(gid: int, gset: tuple[str, ...]) -> list[pl.Expr]:
+    """win, gset, k1, k2: a grouping set's dimension codes in the cells' key columns."""
+    return [
+        pl.col("win"),
+        pl.lit(gid, pl.UInt8).alias("gset"),
+        (pl.col(gset[0]) if gset else pl.lit(0)).cast(pl.Int32).alias("k1"),
+        (pl.col(gset[1]) if len(gset) > 1 else pl.lit(0)).cast(pl.Int32).alias("k2"),
+    ]
 
 
 def keyed_users(frame: pl.DataFrame) -> pl.DataFrame:
@@ -139,10 +146,7 @@ def keyed_users(frame: pl.DataFrame) -> pl.DataFrame:
     for gid, gset in enumerate(GSETS):
         parts.append(
             placed.select(
-                pl.col("win"),
-                pl.lit(gid, pl.UInt8).alias("gset"),
-                (pl.col(gset[0]) if gset else pl.lit(0)).cast(pl.Int32).alias("k1"),
-                (pl.col(gset[1]) if len(gset) > 1 else pl.lit(0)).cast(pl.Int32).alias("k2"),
+                *_cell_keys(gid, gset),
                 pl.col("user_hash"),
             )
         )

@@ -85,8 +85,17 @@ def inject(day: Day, chosen: tuple[str, ...]) -> None:
         "duplicate_delivery": _duplicate_delivery,
     }
     # traffic is added before it is taken away, so an outage stays silent
-    order = ("traffic_spike", "price_error", "sku_scramble", "refund_abuse", "regional_outage",
-             "traffic_drop", "payment_outage", "late_data", "duplicate_delivery")
+    order = (
+        "traffic_spike",
+        "price_error",
+        "sku_scramble",
+        "refund_abuse",
+        "regional_outage",
+        "traffic_drop",
+        "payment_outage",
+        "late_data",
+        "duplicate_delivery",
+    )
     for name in order:
         if name in chosen:
             steps[name](day)

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from warroom.contract.rules import ENUMS
 from warroom.sim import world
 from warroom.sim.day import TAG, Day
 from warroom.sim.output import Sink, attrs, money, ts_text
 
 PAGES = ["home", "search", "item", "cart", "checkout"]
 PAGE_W = np.array([0.25, 0.25, 0.35, 0.1, 0.05])
-REASONS = [
-    "not_as_described",
-    "wrong_size",
-    "wrong_color",
-    "damaged",
-    "not_received",
-    "changed_mind",
-    "other",
-]
+REASONS = list(ENUMS[("refund", "reason")])  # the contract's own list
 REASON_W = np.array([0.2, 0.2, 0.1, 0.1, 0.05, 0.3, 0.05])
 ERRORS = ["insufficient_funds", "card_declined", "risk_rejected"]
 

@@ -168,9 +168,7 @@ def build_catalog(rng: np.random.Generator, rate: float) -> Catalog:
                 sku_price.append(
                     max(
                         1,
-                        round(price * scale) // 10 * 10 + 9
-                        if scale > 1
-                        else round(price),
+                        round(price * scale) // 10 * 10 + 9 if scale > 1 else round(price),
                     )
                 )
         item_skus.append(np.arange(start, len(sku_item)))

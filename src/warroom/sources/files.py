@@ -104,8 +104,12 @@ def paced_chunks(path: str, speed: float, offset: int = 0, line: int = 0) -> Ite
             pos, skipped = pos + size, skipped + len(lines)
             continue
         pos += size
-        yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + len(lines),
-                    data=b"\n".join(lines) + b"\n")
+        yield Chunk(
+            first_line=line + 1,
+            end_offset=pos,
+            end_line=line + len(lines),
+            data=b"\n".join(lines) + b"\n",
+        )
         line += len(lines)
 
 
