@@ -31,7 +31,7 @@ from warroom.contract.rules import (
     one_of,
 )
 from warroom.contract.slowpath import parse_line, type_reason
-from warroom.contract.timestamps import parse_ts
+from warroom.contract.timestamps import parse_ts_column
 
 S, I64, F64 = pl.String, pl.Int64, pl.Float64
 # One flat schema for every record type. Nested objects of sku_change are read by the
@@ -69,13 +69,33 @@ SCHEMA: dict[str, pl.DataType] = {
     "page": S,
 }
 HASH_SEED = 0x5EED
-# polars quietly reads a JSON number (or object) in a string field as its text. This
-# scan (Rust regex, ~0.4 s per million lines) sends such batches to the slow path,
-# which names the field.
+# polars quietly reads a JSON number (or object) in a string field as its text. Such
+# batches must go to the slow path, which names the field. A numpy pre-scan finds every
+# `":` whose value does not start with a quote and accepts the batch only when each one
+# follows a key that may hold a non-string; anything else (an unknown key, whitespace
+# around the colon) falls back to the exact regex scan (~0.6 s per million lines).
 _STRING_FIELDS = sorted(
     {n for spec in FIELDS.values() for n, k in spec.items() if k in ("str", "id")} | {"type", "id"}
 )
 _NON_STRING_VALUE = r'"(?:' + "|".join(_STRING_FIELDS) + r')"\s*:\s*[^"\s]'
+
+
+def _signature(keys: list[str]) -> np.ndarray:
+    """The last four bytes of each quoted key (`"ts"`, `unt"` of "amount") as u32."""
+    tails = [f'"{k}"'.encode()[-4:].rjust(4, b'"') for k in keys]
+    return np.asarray([int.from_bytes(t, "big") for t in tails], dtype=np.uint32)
+
+
+# Keys that may hold a non-string value: typed fields, and price/attrs inside sku_change.
+_NON_STRING_SIGS = _signature(
+    sorted(
+        {n for spec in FIELDS.values() for n, k in spec.items() if k not in ("str", "id")}
+        | {"ts", "price", "attrs"}
+    )
+)
+# Sound only because no string field shares a signature with those keys.
+assert not np.isin(_signature(_STRING_FIELDS), _NON_STRING_SIGS).any()
+_QUOTE, _COLON, _SPACE = ord('"'), ord(":"), ord(" ")
 
 
 def _has_non_string_value(buf: bytes) -> bool:
@@ -83,7 +103,28 @@ def _has_non_string_value(buf: bytes) -> bool:
         text = buf.decode("utf-8")
     except UnicodeDecodeError:
         return True  # not UTF-8: the slow path names the line
+    if _only_known_non_strings(buf):
+        return False
     return bool(pl.Series([text]).str.contains(_NON_STRING_VALUE)[0])
+
+
+def _only_known_non_strings(buf: bytes) -> bool:
+    """True when every non-string value follows a key allowed to hold one. Conservative:
+    False only means "scan properly" (whitespace at a colon, a key at the very start)."""
+    a = np.frombuffer(buf, dtype=np.uint8)
+    if len(a) < 6:
+        return False
+    mid, left, right = a[1:-1], a[:-2], a[2:]
+    colon = mid == _COLON
+    if (colon & ((left <= _SPACE) | (right <= _SPACE))).any():  # whitespace or control
+        return False
+    cand = np.flatnonzero(colon & (left == _QUOTE) & (right != _QUOTE)) + 1
+    if len(cand) and cand[0] < 4:
+        return False
+    sig = np.zeros(len(cand), dtype=np.uint32)
+    for back in (4, 3, 2, 1):
+        sig = (sig << 8) | a[cand - back]
+    return bool(np.isin(sig, _NON_STRING_SIGS).all())
 
 
 class LazyLines:
@@ -208,7 +249,7 @@ class Decoder:
             return DecodedBatch(_empty_frame(), _sorted(quarantined), records)
         df = df.with_columns(
             pos=pl.Series(line_nos[rows]),
-            ts_ms=parse_ts(pl.col("ts")),
+            ts_ms=parse_ts_column(df["ts"]),
             _row=pl.Series(rows),
         )
         df = df.with_columns(_reason=self._rule_reasons())

@@ -23,3 +23,11 @@ def parse_ts(text: pl.Expr) -> pl.Expr:
         .otherwise(None)
     )
     return pl.when(is_digits).then(as_int).otherwise(as_rfc)
+
+
+def parse_ts_column(text: pl.Series) -> pl.Series:
+    """parse_ts on a column, skipping the RFC 3339 parser when every value is digits
+    (the common case: polars evaluates both branches of a when/then)."""
+    if text.null_count() == 0 and text.str.contains(r"^\d{1,18}$").all():
+        return text.cast(pl.Int64)
+    return text.to_frame("ts").select(parse_ts(pl.col("ts"))).to_series()

@@ -73,27 +73,49 @@ KEY_COLS: Final = ("win", "gset", "k1", "k2")
 LOW_CARD: Final = tuple(d for d in DIMS if d != "merchant")
 
 
-def indicators(frame: pl.DataFrame) -> pl.DataFrame:
-    """One integer column per additive metric, so that aggregation is sums only."""
-    kind, status, value = pl.col("kind"), pl.col("status"), pl.col("value_base")
+FINE_KEYS: Final = ("win", *DIMS)
+PAIRS: Final = tuple(g for g in GSETS if len(g) == 2)
+# Each single dimension and the market are summed from a pair that holds them, which
+# has far fewer rows than the events; merchant, outside every pair, from the fine cells.
+_PARENT: Final = {
+    ("region",): ("region", "channel"),
+    ("country",): ("country", "method"),
+    ("channel",): ("channel", "method"),
+    ("category",): ("category", "channel"),
+    ("method",): ("channel", "method"),
+    ("campaign",): ("campaign", "category"),
+    (): ("channel", "method"),
+}
+_SUMS: Final = tuple(pl.col(c).sum() for c in ADDITIVE)
+
+
+def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Additive metrics per window and every dimension at once.
+
+    Rows are first counted per (kind, status, latency bucket), two aggregates over the
+    events; the metric columns are then made from those far fewer rows."""
+    keyed = frame.group_by([*FINE_KEYS, "kind", "status", "lat_bucket"]).agg(
+        n=pl.len().cast(pl.Int64), v=pl.col("value_base").sum()
+    )
+    kind, status, value, n = pl.col("kind"), pl.col("status"), pl.col("v"), pl.col("n")
     is_pay = kind == KIND_PAYMENT
-    i64 = pl.Int64
 
     def count(cond: pl.Expr) -> pl.Expr:
-        return cond.cast(i64)
+        return pl.when(cond).then(n).otherwise(0).sum()
+
+    def amount(cond: pl.Expr) -> pl.Expr:
+        return pl.when(cond).then(value).otherwise(0).sum()
 
     lat = [count(is_pay & (pl.col("lat_bucket") == i)).alias(c) for i, c in enumerate(LAT_COLS)]
-    return frame.select(
-        pl.col("win"),
-        *[pl.col(d) for d in DIMS],
-        pl.when(kind == KIND_ORDER).then(value).otherwise(0).alias("gmv"),
+    return keyed.group_by(list(FINE_KEYS)).agg(
+        amount(kind == KIND_ORDER).alias("gmv"),
         count(kind == KIND_ORDER).alias("order_lines"),
         count(kind == KIND_VISIT).alias("visits"),
         count(is_pay).alias("pay_attempts"),
         count(is_pay & (status == PAY_OK)).alias("pay_successes"),
-        pl.when(is_pay & (status == PAY_OK)).then(value).otherwise(0).alias("pay_amount"),
+        amount(is_pay & (status == PAY_OK)).alias("pay_amount"),
         count(kind == KIND_REFUND).alias("refunds"),
-        pl.when(kind == KIND_REFUND).then(value).otherwise(0).alias("refund_amount"),
+        amount(kind == KIND_REFUND).alias("refund_amount"),
         count((kind == KIND_SHIPMENT) & (status == SHIP_SHIPPED)).alias("shipments"),
         count((kind == KIND_SHIPMENT) & (status == SHIP_DELIVERED)).alias("deliveries"),
         count((kind == KIND_SHIPMENT) & (status == SHIP_RETURNED)).alias("returns"),
@@ -104,22 +126,24 @@ def indicators(frame: pl.DataFrame) -> pl.DataFrame:
 
 def aggregate(frame: pl.DataFrame) -> pl.DataFrame:
     """Cells of every grouping set for the windows in `frame` (codes, not strings)."""
-    ind = indicators(frame)
-    sums = [pl.col(c).sum() for c in ADDITIVE]
-    fine = ind.group_by(["win", *LOW_CARD]).agg(sums)  # far fewer rows than events
+    fine = fine_cells(frame)
+    low = fine.group_by(["win", *LOW_CARD]).agg(_SUMS)
+    additive = {pair: low.group_by(["win", *pair]).agg(_SUMS) for pair in PAIRS}
+    additive[("merchant",)] = fine.group_by(["win", "merchant"]).agg(_SUMS)
+    for gset, parent in _PARENT.items():
+        additive[gset] = additive[parent].group_by(["win", *gset]).agg(_SUMS)
     placed = frame.filter(pl.col("kind") == KIND_ORDER).select(
         "win", *DIMS, "order_hash", "user_hash"
     )
     parts = []
     for gid, gset in enumerate(GSETS):
         keys = ["win", *gset]
-        base = ind if "merchant" in gset else fine
-        add = base.group_by(keys).agg(sums)
         distinct = placed.group_by(keys).agg(
             pl.col("order_hash").n_unique().cast(pl.Int64).alias("orders"),
             pl.col("user_hash").n_unique().cast(pl.Int64).alias("buyers"),
         )
-        cells = add.join(distinct, on=keys, how="full", coalesce=True).fill_null(0)
+        # every order line is in `additive` too, so a left join keeps every cell
+        cells = additive[gset].join(distinct, on=keys, how="left").fill_null(0)
         parts.append(
             cells.select(
                 *_cell_keys(gid, gset),

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from warroom.contract.decode import DecodedBatch
-from warroom.engine import cube
+from warroom.engine import cube, hll
 from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, KEY_COLS, LATENCY_BOUNDS_MS, METRIC_COLS
 from warroom.engine.dims import DIMS, ORDER_DIMS, Dictionary
@@ -66,6 +66,7 @@ class Engine:
         self.seen = SortedRuns(expire_col="ts", keep="last")
         self.orders = SortedRuns(expire_col="ts", keep="first")
         self.sku_category: dict[str, str] = {}
+        self._sku_series: tuple[pl.Series, pl.Series] | None = None
         self.pending: pl.DataFrame | None = None
         self.rollups = {MINUTE: Rollup(MINUTE), HOUR: Rollup(HOUR)}
 
@@ -131,9 +132,9 @@ class Engine:
         if self.sku_category:
             change = kind == cube.KIND_SKU
             if change.any():
-                cat = f["sku_id"].replace_strict(self.sku_category, default=None)
-                cat_codes = self.dicts["category"].encode(cat)
-                codes["category"] = np.where(change, cat_codes, codes["category"]).astype(np.int32)
+                rows = np.flatnonzero(change)
+                cat = f["sku_id"].gather(rows).replace_strict(*self._sku_lookup(), default=None)
+                codes["category"][rows] = self.dicts["category"].encode(cat)
         latency = f["latency_ms"].to_numpy()
         lat_bucket = np.where(
             np.isnan(latency.astype(np.float64)),
@@ -191,14 +192,18 @@ class Engine:
                 done = self._attribute(done, w_after, pos)
                 cells = cube.aggregate(done)
                 users = cube.keyed_users(done)
-                for rollup in self.rollups.values():
-                    rollup.add(cells, users)
+                minute = users.with_columns(pl.col("win") // MINUTE * MINUTE)
+                self.rollups[MINUTE].add(cells, hll.registers(minute, list(KEY_COLS)))
                 out[SECOND] = cells
         self.closed_before = max(self.closed_before, closed)
-        for period, rollup in self.rollups.items():
-            rolled = rollup.close(FOREVER if end else self.closed_before)
-            if rolled is not None:
-                out[period] = rolled
+        until = FOREVER if end else self.closed_before
+        rolled = self.rollups[MINUTE].close(until)
+        if rolled is not None:
+            out[MINUTE], sketch = rolled
+            self.rollups[HOUR].add(out[MINUTE], sketch)  # hours are made of closed minutes
+        rolled = self.rollups[HOUR].close(until)
+        if rolled is not None:
+            out[HOUR] = rolled[0]
         return out
 
     def _attribute(
@@ -248,6 +253,16 @@ class Engine:
 
     def set_catalog(self, sku_category: dict[str, str]) -> None:
         self.sku_category = dict(sku_category)
+        self._sku_series = None
+
+    def _sku_lookup(self) -> tuple[pl.Series, pl.Series]:
+        """The catalog's sku -> category as two Series (built once, for replace_strict)."""
+        if self._sku_series is None:
+            self._sku_series = (
+                pl.Series(list(self.sku_category), dtype=pl.String),
+                pl.Series(list(self.sku_category.values()), dtype=pl.String),
+            )
+        return self._sku_series
 
     # -- state ------------------------------------------------------------------
     def state_blob(self) -> bytes:
@@ -276,6 +291,7 @@ class Engine:
         self.counters = st["counters"]
         self.dicts = {d: Dictionary(list(v)) for d, v in st["dicts"].items()}
         self.sku_category = st["sku_category"]
+        self._sku_series = None
         self.pending = st["pending"]
         for period, (cells, sketch) in st["rollups"].items():
             self.rollups[period].restore(cells, sketch)

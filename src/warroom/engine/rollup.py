@@ -1,7 +1,9 @@
-"""Coarser windows (1 minute, 1 hour) built from finalised 1-second cells.
+"""Coarser windows built from finer finalised cells: minutes from seconds, hours from
+closed minutes (a sixtieth of the rows).
 
 Additive metrics add up; `orders` adds up too (an order's lines share one timestamp,
-so it is counted in one second); `buyers` comes from a HyperLogLog of the period.
+so it is counted in one second); `buyers` comes from a HyperLogLog of the period, whose
+sparse registers merge by max, so an hour's sketch is its minutes' sketches merged.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ class Rollup:
         self.sketch: list[pl.DataFrame] = []
         self.oldest: int | None = None  # start of the oldest open period
 
-    def add(self, cells: pl.DataFrame, users: pl.DataFrame) -> None:
-        """Cells and keyed users of finalised seconds (win in ms)."""
+    def add(self, cells: pl.DataFrame, sketch: pl.DataFrame) -> None:
+        """Finer cells and their sparse HLL registers (win in ms, any finer period)."""
         period = self.period_ms
         first = int(cells["win"].min()) // period * period  # type: ignore[arg-type]
         self.oldest = first if self.oldest is None else min(self.oldest, first)
@@ -31,13 +33,13 @@ class Rollup:
             .group_by(_KEYS)
             .agg([pl.col(c).sum() for c in METRIC_COLS])
         )
-        regs = hll.registers(users.with_columns(pl.col("win") // period * period), _KEYS)
-        self.sketch.append(regs)
+        self.sketch.append(sketch.with_columns(pl.col("win") // period * period))
         if len(self.cells) > 64:
             self._compact()
 
-    def close(self, closed_before_ms: int) -> pl.DataFrame | None:
-        """Rolled-up cells of every period that ends at or before `closed_before_ms`."""
+    def close(self, closed_before_ms: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """Rolled-up cells, and their registers, of every period that ends at or before
+        `closed_before_ms`."""
         if not self.cells or self.oldest is None or self.oldest + self.period_ms > closed_before_ms:
             return None
         self._compact()
@@ -50,13 +52,14 @@ class Rollup:
         self.sketch = [sketch.filter(~done)]
         left = self.cells[0]["win"]
         self.oldest = int(left.min()) if left.len() else None  # type: ignore[arg-type]
-        buyers = hll.estimate(sketch.filter(done), _KEYS)
+        closed_sketch = sketch.filter(done)
+        buyers = hll.estimate(closed_sketch, _KEYS)
         out = (
             ready.drop("buyers")
             .join(buyers, on=_KEYS, how="left")
             .with_columns(pl.col("buyers").fill_null(0))
         )
-        return out.select(*_KEYS, *METRIC_COLS)
+        return out.select(*_KEYS, *METRIC_COLS), closed_sketch
 
     def _compact(self) -> None:
         if len(self.cells) > 1:
