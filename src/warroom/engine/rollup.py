@@ -42,8 +42,8 @@ class Rollup:
         `closed_before_ms`."""
         if not self.cells or self.oldest is None or self.oldest + self.period_ms > closed_before_ms:
             return None
-        self._compact()
-        cells, sketch = self.cells[0], self.sketch[0]
+        # Only the closing rows are merged; the open ones stay as they are.
+        cells, sketch = pl.concat(self.cells), pl.concat(self.sketch)
         done = pl.col("win") + self.period_ms <= closed_before_ms
         ready = cells.filter(done)
         if ready.height == 0:
@@ -52,7 +52,8 @@ class Rollup:
         self.sketch = [sketch.filter(~done)]
         left = self.cells[0]["win"]
         self.oldest = int(left.min()) if left.len() else None  # type: ignore[arg-type]
-        closed_sketch = sketch.filter(done)
+        ready = ready.group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
+        closed_sketch = hll.merge([sketch.filter(done)], _KEYS)
         buyers = hll.estimate(closed_sketch, _KEYS)
         out = (
             ready.drop("buyers")
