@@ -113,3 +113,19 @@ def test_distinct_orders_and_buyers_per_window(rates: RatesTable) -> None:
     assert cell(cells, T0, 0, "", "order_lines") == 3
     assert cell(cells, T0, 0, "", "orders") == 2
     assert cell(cells, T0, 0, "", "buyers") == 1
+
+
+def test_each_step_hands_on_its_records_without_duplicates_but_with_late_ones(
+    rates: RatesTable,
+) -> None:
+    from warroom.contract.decode import Decoder
+    from warroom.engine.engine import Engine
+
+    engine, decoder = Engine(EngineConfig(lateness_ms=1_000)), Decoder(rates)
+    lines = [order(1, T0), order(2, T0 + 5_000), order(1, T0 + 5_001), order(3, T0)]
+    step = engine.process(decoder.decode_ndjson(b"\n".join(lines), 1))
+    assert step.records is not None
+    # line 3 repeats o-1's id: gone; line 4 is past the lateness: counted late, still handed on
+    assert step.records["pos"].to_list() == [1, 2, 4]
+    assert step.records["order_id"].to_list() == ["o1", "o2", "o3"]
+    assert step.late is not None and step.late["pos"].to_list() == [4]

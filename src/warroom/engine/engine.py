@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -53,6 +54,10 @@ class Counters:
 class StepResult:
     cells: dict[int, pl.DataFrame] = field(default_factory=dict)  # period ms -> coded cells
     late: pl.DataFrame | None = None  # pos, id, kind, ts of records past the lateness
+    # The batch's records that are not duplicates (late ones included), as decoded, in
+    # input order, and its parsed sku_change records likewise: what the guards read.
+    records: pl.DataFrame | None = None
+    sku_changes: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Engine:
@@ -99,7 +104,11 @@ class Engine:
         keep = rows.filter(pl.Series(accepted))
         self.pending = keep if self.pending is None else pl.concat([self.pending, keep])
         self.max_ts = int(high[-1])
-        result = StepResult(late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"))
+        result = StepResult(
+            late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
+            records=batch.frame.filter(pl.Series(fresh)),
+            sku_changes=_fresh_changes(batch.sku_changes, pos[dup]),
+        )
         closed = int(w_after[-1]) // SECOND * SECOND
         if closed > self.closed_before:
             result.cells = self._finalise(closed, w_after, pos)
@@ -298,6 +307,13 @@ class Engine:
         continue_ids_after(max([st.get("next_run_id", 0), *runs], default=0))
         self.seen.runs = [runs[i] for i in st["runs"]["seen"]]
         self.orders.runs = [runs[i] for i in st["runs"]["orders"]]
+
+
+def _fresh_changes(changes: list[dict[str, Any]], dup_pos: np.ndarray) -> list[dict[str, Any]]:
+    if not changes or len(dup_pos) == 0:
+        return changes
+    dups = set(dup_pos.tolist())
+    return [c for c in changes if c["pos"] not in dups]
 
 
 def _source_col(dim: str) -> str:
