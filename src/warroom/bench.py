@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import psutil
+import pyarrow as pa
+import pyarrow.ipc
 from rich.console import Console
 from rich.table import Table
 
@@ -32,7 +34,10 @@ def run_bench(events: int, workdir: Path, with_duckdb: bool, console: Console) -
         with console.status("converting to Arrow IPC..."):
             frame = pl.read_ndjson(ndjson, infer_schema_length=None)
             frame = frame.with_columns(pl.col("ts").cast(pl.String))
-            frame.write_ipc(arrow)
+            # record batches of 262,144 rows, as a producer would write them
+            table = frame.to_arrow()
+            with pa.ipc.new_file(str(arrow), table.schema) as writer:
+                writer.write_table(table, max_chunksize=262_144)
     rows = []
     for label, path in (("NDJSON", ndjson), ("Arrow IPC", arrow)):
         seconds, rss = _replay(path, sim_dir, workdir / f"state-{label.split()[0].lower()}")

@@ -67,9 +67,7 @@ class SortedRuns:
             for run in (older, newer):
                 if run.persisted:
                     self.dropped.append(run.run_id)
-            keys = np.concatenate([older.keys, newer.keys])
-            cols = {k: np.concatenate([older.cols[k], newer.cols[k]]) for k in older.cols}
-            self.runs.append(self._sorted(keys, cols))
+            self.runs.append(self._merged(older, newer))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(found mask, payload of the winning entry per key; zeros where not found)."""
@@ -116,18 +114,42 @@ class SortedRuns:
         self.runs = kept
 
     def _sorted(self, keys: np.ndarray, cols: dict[str, np.ndarray]) -> Run:
-        """One run from entries in insertion order; timsort is linear on sorted runs."""
+        """One run from entries in insertion order."""
         order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        if len(keys) > 1:
-            if self.keep_last:
-                win = np.empty(len(keys), dtype=bool)
-                win[-1] = True
-                np.not_equal(keys[1:], keys[:-1], out=win[:-1])
-            else:
-                win = np.empty(len(keys), dtype=bool)
-                win[0] = True
-                np.not_equal(keys[1:], keys[:-1], out=win[1:])
-            if not win.all():
-                order, keys = order[win], keys[win]
-        return Run(keys, {k: v[order] for k, v in cols.items()})
+        return self._first_or_last(keys[order], {k: v[order] for k, v in cols.items()})
+
+    def _merged(self, older: Run, newer: Run) -> Run:
+        """Two runs as one, in linear time with one new array per column (no argsort and
+        its temporaries: these runs hold millions of ids). Of equal keys the older comes
+        first, exactly where a stable sort of older + newer would put it."""
+        at = np.searchsorted(older.keys, newer.keys, side="right")
+        at += np.arange(newer.size)
+        from_newer = np.zeros(older.size + newer.size, dtype=bool)
+        from_newer[at] = True
+        from_older = ~from_newer
+
+        def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.empty(len(from_newer), dtype=a.dtype)
+            out[from_newer] = b
+            out[from_older] = a
+            return out
+
+        keys = merge(older.keys, newer.keys)
+        return self._first_or_last(
+            keys, {k: merge(older.cols[k], newer.cols[k]) for k in older.cols}
+        )
+
+    def _first_or_last(self, keys: np.ndarray, cols: dict[str, np.ndarray]) -> Run:
+        """Of sorted entries with one key keep the first inserted (or the last)."""
+        if len(keys) < 2:
+            return Run(keys, cols)
+        win = np.empty(len(keys), dtype=bool)
+        if self.keep_last:
+            win[-1] = True
+            np.not_equal(keys[1:], keys[:-1], out=win[:-1])
+        else:
+            win[0] = True
+            np.not_equal(keys[1:], keys[:-1], out=win[1:])
+        if win.all():
+            return Run(keys, cols)
+        return Run(keys[win], {k: v[win] for k, v in cols.items()})

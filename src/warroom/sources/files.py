@@ -148,9 +148,15 @@ def _sliced(
 
 
 def _open_arrow(path: str) -> ipc.RecordBatchFileReader | ipc.RecordBatchStreamReader:
+    """A reader of the file. A file of many record batches is read batch by batch into
+    memory that is freed after use; one big batch is memory-mapped instead (pages of a
+    map count in RSS until the kernel drops them)."""
     source = pa.memory_map(path)
     try:
-        return ipc.open_file(source)
+        reader = ipc.open_file(source)
+        if reader.num_record_batches > 1:
+            return ipc.open_file(pa.OSFile(path))
+        return reader
     except pa.ArrowInvalid:
         try:
             return ipc.open_stream(pa.memory_map(path))
