@@ -392,11 +392,12 @@ class Decoder:
         """sku_change records carry nested objects: check them line by line."""
         parsed: list[dict[str, Any]] = []
         drop_pos: set[int] = set()
-        for pos, row in ok.filter(is_change).select("pos", "_row").iter_rows():
-            raw = _raw(lines, ok, row)
+        changes = ok.filter(is_change)  # few rows: the per-row lookups below stay cheap
+        for pos, row in changes.select("pos", "_row").iter_rows():
+            raw = _raw(lines, changes, row)
             obj, reason = parse_line(raw) if lines is not None else (None, None)
             if obj is None and lines is None:
-                obj = _arrow_change(ok, pos)
+                obj = _arrow_change(changes, pos)
             if obj is not None:
                 reason = type_reason(obj) or self._sku_value_reason(obj)
             if reason or obj is None:
