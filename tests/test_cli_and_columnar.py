@@ -82,3 +82,35 @@ def test_arrow_ipc_and_parquet_give_what_ndjson_gives(tmp_path: Path, rates_file
     assert cells["e.ndjson"].height > 0
     assert cells["e.arrow"].equals(cells["e.ndjson"])
     assert cells["e.parquet"].equals(cells["e.ndjson"])
+
+
+def test_columnar_sku_changes_match_ndjson(tmp_path: Path, rates: object) -> None:
+    from warroom.contract.decode import Decoder
+
+    changes = [
+        {
+            "type": "sku_change",
+            "id": f"c{i}",
+            "ts": 1_794_326_400_000 + i,
+            "merchant_id": f"m{i % 3}",
+            "item_id": "i1",
+            "sku_id": f"s{i}",
+            "actor": "batch:price-sync",
+            "before": {"attrs": {"color": "red", "size": "M"}, "price": 10.5, "currency": "CNY"},
+            "after": {"attrs": {"color": "blue", "size": "M"}, "price": 9.5, "currency": "CNY"},
+        }
+        for i in range(50)
+    ]
+    ndjson = b"\n".join(json.dumps(c).encode() for c in changes) + b"\n"
+    frame = pl.read_ndjson(ndjson)
+    decoder = Decoder(rates)  # type: ignore[arg-type]
+    from_lines = decoder.decode_ndjson(ndjson, 1)
+    from_arrow = decoder.decode_arrow(frame.to_arrow(), 1)
+    assert from_lines.quarantined == from_arrow.quarantined == []
+    assert len(from_arrow.sku_changes) == 50
+    for a, b in zip(from_lines.sku_changes, from_arrow.sku_changes, strict=True):
+        assert (a["pos"], a["sku_id"], a["after"]["attrs"]) == (
+            b["pos"],
+            b["sku_id"],
+            b["after"]["attrs"],
+        )
