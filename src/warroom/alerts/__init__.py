@@ -1,0 +1,1 @@
+"""The watch's alerts: records, lifecycle, grouping, silences, inhibition, history."""

@@ -1,0 +1,267 @@
+"""The watch: finalised 1-second cells in, alerts out, in event time.
+
+Per second: every series of every watched metric is scored at once (monitors.py);
+slices that alarm are mapped to the scope that explains them (rootcause.py); one
+alert opens per (metric, explaining scope, direction) and resolves, with the same
+id, when that series is quiet again. Nothing reads the wall clock, so a replay
+writes the same alerts every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from warroom.alerts.model import Alert, alert_id, scope_text
+from warroom.detect.baseline import Curve, Plan
+from warroom.detect.monitors import CountMonitor, RatioMonitor, Tick
+from warroom.detect.protocol import ALARM
+from warroom.detect.rootcause import Candidate, comoves, covers, explain_all
+from warroom.detect.series_index import SeriesIndex
+from warroom.engine.cube import GSETS
+
+SECOND = 1_000
+Sink = Callable[[Alert], None]
+
+
+@dataclass(frozen=True)
+class Watched:
+    monitor: Callable[[], CountMonitor | RatioMonitor]
+    directions: tuple[int, ...]  # +1 spike, -1 drop
+    min_effect: float  # smallest deviation worth an alert, in the metric's unit
+
+
+WATCHED: dict[str, Watched] = {
+    "orders": Watched(lambda: CountMonitor("orders", "orders"), (-1, 1), 8.0),
+    # visits come in bursts (a shopper browses many pages): judged more coarsely
+    "visits": Watched(lambda: CountMonitor("visits", "visits", h=24.0), (-1, 1), 60.0),
+    "payment_success_rate": Watched(
+        lambda: RatioMonitor("payment_success_rate", "pay_successes", "pay_attempts"), (-1,), 4.0
+    ),
+}
+COLUMNS = ("orders", "visits", "pay_successes", "pay_attempts", "refunds")
+
+
+@dataclass
+class Open:
+    alert: Alert
+    series: int
+    quiet: int = 0  # consecutive quiet seconds
+
+
+@dataclass
+class WatchConfig:
+    metrics: tuple[str, ...] = tuple(WATCHED)
+    elevated: float = 0.2  # scores that may explain an alarm
+    resolve_below: float = 0.1
+    resolve_after: int = 3  # quiet seconds before an alert resolves
+    max_gap_s: int = 600  # empty seconds filled with zeros between cells
+    comove_ms: int = 60_000  # a disjoint slice moving this soon after an alert: same move
+    plan: Plan | None = None  # default: the Double-11 00:00 surge
+    curves: dict[str, Curve] = field(default_factory=dict)  # metric -> rehearsal curve
+
+
+@dataclass
+class Watch:
+    sink: Sink
+    config: WatchConfig = field(default_factory=WatchConfig)
+    on_second: Callable[[int], None] | None = None  # event time reached (the alert book's tick)
+
+    def __post_init__(self) -> None:
+        self.index = SeriesIndex()
+        self.monitors = {m: WATCHED[m].monitor() for m in self.config.metrics}
+        for metric, curve in self.config.curves.items():
+            mon = self.monitors.get(metric)
+            if isinstance(mon, CountMonitor):
+                mon.market.curve = curve  # last year's shape instead of Holt's
+        self.open: dict[tuple[str, int, int], Open] = {}  # (metric, series, direction)
+        self.last_win: int | None = None
+        self.first_win: int | None = None
+        self.last_order_win: int | None = None  # for evaluation: when the sale closed
+        self.fired: list[Alert] = []
+        self._group_n: int = -1
+        self._group_cache: dict[tuple[str, ...], np.ndarray] = {}
+
+    # -- input --------------------------------------------------------------------
+    def process(self, cells: pl.DataFrame) -> None:
+        """Labelled 1-second cells (k1/k2 as strings), windows in any order within
+        the frame but never older than a window already processed."""
+        if cells.height == 0:
+            return
+        cells = cells.filter(pl.col("k1").is_not_null()).sort("win")
+        idx = self.index.index(cells)
+        n = len(self.index)
+        for mon in self.monitors.values():
+            mon.resize(n)
+        wins = cells["win"].to_numpy()
+        values = {c: cells[c].to_numpy().astype(float) for c in COLUMNS}
+        bounds = np.flatnonzero(np.diff(wins)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(wins)], strict=True):
+            win = int(wins[lo])
+            if self.last_win is not None and win <= self.last_win:
+                continue  # a window is final once; never judged twice
+            if self.last_win is not None:
+                gap = (win - self.last_win) // SECOND - 1
+                for k in range(1, min(gap, self.config.max_gap_s) + 1):
+                    self._tick(self.last_win + k * SECOND, {c: np.zeros(n) for c in COLUMNS})
+            cols = {c: np.zeros(n) for c in COLUMNS}
+            for c in COLUMNS:
+                np.add.at(cols[c], idx[lo:hi], values[c][lo:hi])
+            self._tick(win, cols)
+
+    # -- one second -----------------------------------------------------------------
+    def _tick(self, win: int, cols: dict[str, np.ndarray]) -> None:
+        self.last_win = win
+        if self.first_win is None:
+            self.first_win = win
+        if self.config.plan is None:
+            self.config.plan = Plan.double_eleven(win)
+        root = self._root()
+        if root is None:
+            return
+        if cols["orders"][root] > 0:
+            self.last_order_win = win
+        planned = self.config.plan.planned(win)
+        ts = win + SECOND  # the second is known when it ends
+        for metric, mon in self.monitors.items():
+            moved = [o.series for (m, _, _), o in self.open.items() if m == metric]
+            tick = mon.step(cols, root, win, planned, self._groups(), moved)
+            self._resolve(metric, tick, ts)
+            self._fire(metric, tick, ts, root)
+        if self.on_second is not None:
+            self.on_second(ts)
+
+    def _finer(self, a: Candidate, b: Candidate) -> bool:
+        """a's grouping set splits the market into more slices than b's."""
+        groups = self._groups()
+        size = {g: len(ix) for g, ix in groups.items()}
+        ga, gb = (GSETS[self.index.gset[c.index]] for c in (a, b))
+        return size.get(ga, 0) > size.get(gb, 0)
+
+    def _groups(self) -> dict[tuple[str, ...], np.ndarray]:
+        """Series of each grouping set but the whole market (cached until it grows)."""
+        if self._group_n != len(self.index):
+            gs = np.array(self.index.gset)
+            ok = ~self.index.unknown
+            self._group_cache = {
+                GSETS[g]: np.flatnonzero((gs == g) & ok) for g in np.unique(gs).tolist() if g
+            }
+            self._group_n = len(self.index)
+        return self._group_cache
+
+    def _root(self) -> int | None:
+        for i, scope in enumerate(self.index.scopes):
+            if not scope:
+                return i
+        return None
+
+    def _fire(self, metric: str, tick: Tick, ts: int, root: int) -> None:
+        w = WATCHED[metric]
+        eligible = ~self.index.unknown
+        for d in w.directions:
+            dev = d * tick.deviation
+            same = eligible & (tick.direction == d) & (dev > 0)
+            trig = np.flatnonzero(same & (tick.score >= ALARM) & (dev >= w.min_effect))
+            if len(trig) == 0:
+                continue
+            pool = np.flatnonzero(same & (tick.score >= self.config.elevated))
+            cands = {
+                i: Candidate(int(i), self.index.scopes[i], float(dev[i]), float(tick.score[i]))
+                for i in pool
+            }
+            opened = [
+                Candidate(o.series, self.index.scopes[o.series], float(dev[o.series]), 1.0)
+                for (m, _, dd), o in self.open.items()
+                if m == metric and dd == d
+            ]
+            recent = [
+                c
+                for c in opened
+                if ts - self.open[(metric, c.index, d)].alert.ts <= self.config.comove_ms
+            ]
+            fresh = [cands[i] for i in trig if not any(covers(o, cands[i]) for o in opened)]
+            if not fresh:
+                continue
+            chosen = explain_all(fresh, cands.values(), finer=self._finer)
+            size = {g: len(ix) for g, ix in self._groups().items()}
+            chosen.sort(key=lambda c: -size.get(GSETS[self.index.gset[c.index]], 0))
+            for c in chosen:  # the finest first: it is the scope a co-moving one folds into
+                if any(covers(o, c) for o in opened):
+                    continue
+                if any(comoves(o, c) and not self._finer(c, o) for o in recent):
+                    continue
+                alert = self._alert(metric, c.index, d, tick, ts)
+                self.open[(metric, c.index, d)] = Open(alert, c.index)
+                opened.append(c)
+                self._emit(alert)
+                recent.append(c)
+
+    def _resolve(self, metric: str, tick: Tick, ts: int) -> None:
+        for key, o in list(self.open.items()):
+            if key[0] != metric:
+                continue
+            i = o.series
+            quiet = tick.score[i] < self.config.resolve_below or tick.direction[i] != key[2]
+            o.quiet = o.quiet + 1 if quiet else 0
+            if o.quiet >= self.config.resolve_after:
+                del self.open[key]
+                self._emit(o.alert.resolved(ts, _num(tick.observed[i]), _num(tick.expected[i])))
+
+    def _alert(self, metric: str, i: int, d: int, tick: Tick, ts: int) -> Alert:
+        scope = self.index.scope_dict(i)
+        direction = "spike" if d > 0 else "drop"
+        obs, exp = _num(tick.observed[i]), _num(tick.expected[i])
+        deep = obs <= 0.2 * exp if WATCHED[metric].min_effect >= 8 else obs <= 0.5 * exp
+        severity = "critical" if (d < 0 and deep) or not scope else "warning"
+        summary = (
+            f"{metric.replace('_', ' ')} {direction} in {scope_text(scope)}: "
+            f"{obs:.4g} vs {exp:.4g} expected"
+        )
+        return Alert(
+            id=alert_id(metric, scope, direction, ts),
+            state="firing",
+            ts=ts,
+            source="kpi",
+            metric=metric,
+            scope=scope,
+            direction=direction,
+            observed=obs,
+            expected=exp,
+            score=round(float(tick.score[i]), 4),
+            severity=severity,
+            summary=summary,
+        )
+
+    def _emit(self, alert: Alert) -> None:
+        self.fired.append(alert)
+        self.sink(alert)
+
+
+def _num(v: float) -> float:
+    return round(float(v), 6) if np.isfinite(v) else 0.0
+
+
+def attach(runner, path) -> Watch:  # type: ignore[no-untyped-def]
+    """Watch a `Runner`'s finalised seconds and write alerts to `path` as they happen.
+
+    The file is rewritten from the start: a resumed run replays its cells from the
+    checkpoint, not from the beginning, so its alerts are those from that point on.
+    """
+    from warroom.alerts.model import AlertLog
+
+    fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+    watch = Watch(AlertLog(fh))
+    previous = runner.on_step
+
+    def on_step(step) -> None:  # type: ignore[no-untyped-def]
+        if previous is not None:
+            previous(step)
+        cells = step.cells.get(SECOND)
+        if cells is not None and cells.height:
+            watch.process(runner.engine.label(cells))
+
+    runner.on_step = on_step
+    return watch

@@ -1,0 +1,1 @@
+"""Notifications: one package per integration, one sender with retries and a log."""
