@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench clean web
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,14 +14,24 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# The wall's front-end libraries (web/package-lock.json) and Debian's Chromium for the
+# browser tests; nothing is downloaded at run time.
+WEB_STAMP := web/node_modules/.installed
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+demo: $(STAMP) web
 	$(BIN)/warroom demo
 
-test: $(STAMP)
+test: $(STAMP) web
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) web
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)

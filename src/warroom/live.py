@@ -135,3 +135,29 @@ def run_demo(
         f"state kept in {opts.data_dir}: try `warroom export --data {opts.data_dir} "
         "--metric gmv --by region --every 1m`"
     )
+
+
+def run_web_demo(
+    workdir: Path, minutes: float, rate: float, speed: float, host: str, port: int
+) -> None:
+    """The simulated day replayed live into the server: open http://HOST:PORT/ to watch."""
+    from warroom.api.server import serve
+    from warroom.api.settings import ServeSettings
+    from warroom.sim import SimConfig, simulate
+
+    sim_dir = workdir / "sim"
+    if not (sim_dir / "events.ndjson").exists():
+        with console.status("simulating the day..."):
+            simulate(SimConfig(minutes=minutes, rate=rate), sim_dir)
+    settings = ServeSettings(
+        data_dir=workdir / "state",
+        host=host,
+        port=port,
+        open_role="viewer",  # the local demo's page needs no token
+        events=str(sim_dir / "events.ndjson"),
+        rates=sim_dir / "rates.json",
+        catalog=sim_dir / "catalog.ndjson",
+        speed=speed,
+    )
+    console.print(f"warroom demo: the wall at [bold]http://{host}:{port}/[/]  (Ctrl-C stops)")
+    serve(settings)

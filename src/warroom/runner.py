@@ -105,6 +105,17 @@ class Runner:
         c = self.engine.counters
         return RunSummary(c, elapsed, peak, resumed, (c.read - 0) / elapsed if elapsed else 0.0)
 
+    def feed(
+        self, batch: DecodedBatch, source: str, position: tuple[int, int] | None = None
+    ) -> StepResult:
+        """One batch from outside `run` (the server's HTTP ingest and live demo), committed
+        with the next `checkpoint`; `position` is the (offset, line) reached in the input."""
+        step = self.engine.process(batch)
+        self._collect(batch, step, source)
+        if position is not None:
+            self.offset, self.line = position
+        return step
+
     def checkpoint(self, complete: bool) -> None:
         p = self._pending
         p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
@@ -155,13 +166,16 @@ class Runner:
         assert chunk.data is not None
         return self.decoder.decode_ndjson(chunk.data, chunk.first_line)
 
-    def _collect(self, batch: DecodedBatch | None, step: StepResult) -> None:
+    def _collect(
+        self, batch: DecodedBatch | None, step: StepResult, source: str | None = None
+    ) -> None:
         p = self._pending
+        source = source or self.opts.events
         for period, cells in step.cells.items():
             p.cells.setdefault(period, []).append(cells)
         if batch is not None:
             p.quarantined.extend(
-                {"source": self.opts.events, "line": q.line, "reason": q.reason, "raw": q.raw}
+                {"source": source, "line": q.line, "reason": q.reason, "raw": q.raw}
                 for q in batch.quarantined
             )
         if step.late is not None and step.late.height:
@@ -169,7 +183,7 @@ class Runner:
 
             p.late.extend(
                 {
-                    "source": self.opts.events,
+                    "source": source,
                     "line": pos,
                     "id": rid,
                     "type": RECORD_TYPES[kind],

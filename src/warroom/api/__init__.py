@@ -1,0 +1,1 @@
+"""The HTTP side: REST (with an OpenAPI document), the live stream and the wall page."""

@@ -1,0 +1,198 @@
+"""`warroom bench-web`: event -> visible on the wall, and SSE fan-out, on a real server.
+
+Latency is measured from the moment the batch that makes a window final is sent to the
+moment the browser (Debian's Chromium, driven by Playwright) renders a frame holding that
+window; both clocks are this machine's. A window is final once event time passes its end
+plus the lateness, so each batch here carries the next second of event time: batch k
+(event second s_k) finalises the window s_k - lateness - 1 s. Printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+T0 = 1_762_790_400_000
+RATES = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556}}
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REGIONS = ("CN-GD", "CN-ZJ", "CN-JS", "CN-SH", "CN-BJ", "US-CA")
+
+
+def batch(k: int, n: int) -> bytes:
+    """n order lines in event second k."""
+    ts = T0 + k * 1000
+    return "".join(
+        f'{{"type":"order","id":"b{k}-{i}","ts":{ts + i % 1000},"order_id":"O{k}-{i}",'
+        f'"user_id":"u{i % 5000}","merchant_id":"m{i % 50}","item_id":"i1","sku_id":"s1",'
+        f'"category":"c{i % 12}","region":"{REGIONS[i % 6]}","country":"CN","channel":"app",'
+        f'"quantity":1,"unit_price":19.9,"currency":"CNY"}}\n'
+        for i in range(n)
+    ).encode()
+
+
+class Server:
+    def __init__(self, port: int, tick: float) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="warroom-bench-"))
+        (self.dir / "rates.json").write_text(json.dumps(RATES))
+        self.url = f"http://127.0.0.1:{port}"
+        cmd = [
+            sys.executable,
+            "-m",
+            "warroom.cli",
+            "serve",
+            "--data",
+            str(self.dir / "state"),
+            "--port",
+            str(port),
+            "--open",
+            "--tick",
+            str(tick),
+            "--rates",
+            str(self.dir / "rates.json"),
+            "--ingest-rate",
+            "1e9",
+            "--max-body",
+            str(64 << 20),
+        ]
+        self.log = (self.dir / "server.log").open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log)
+        for _ in range(300):
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        from warroom.auth.tokens import TokenStore
+        from warroom.store.db import Store
+
+        self.token = TokenStore(Store.open(self.dir / "state").engine).create(role="ingest")[0]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+def load(server: Server, rate: int, seconds: float, batch_records: int) -> dict[str, Any]:
+    """Post `rate` records/s (if the server keeps up) for `seconds`; k -> send time."""
+    sent: dict[int, float] = {}
+    per_second = max(1, rate // batch_records)
+    total = int(per_second * seconds)
+    lock = threading.Lock()
+    next_k = iter(range(total))
+    start = time.time()
+    headers = {"Authorization": f"Bearer {server.token}"}
+
+    def worker() -> None:
+        with httpx.Client(timeout=120) as client:
+            while True:
+                with lock:
+                    k = next(next_k, None)
+                if k is None or time.time() > start + seconds:
+                    return  # the offered load stops after `seconds`, kept up with or not
+                due = start + k / per_second
+                if due > time.time():
+                    time.sleep(due - time.time())
+                body = batch(k, batch_records)
+                sent[k] = time.time() * 1000
+                client.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.time() - start
+    return {"sent": sent, "records": len(sent) * batch_records, "seconds": elapsed}
+
+
+def latency(rate: int, seconds: float, tick: float, port: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    server = Server(port, tick)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
+            page.goto(f"{server.url}/")
+            page.wait_for_function("window.__wall.frames > 0", timeout=30_000)
+            batch_records = min(max(rate // 10, 1000), 50_000)
+            run = load(server, rate, seconds, batch_records)
+            time.sleep(8 + tick)  # let the last windows show
+            log = page.evaluate("window.__wall.log")
+            browser.close()
+    finally:
+        server.stop()
+    shown = np.array([(t, e) for t, e in log if e], dtype=np.float64).reshape(-1, 2)
+    lat = []
+    for k, t_sent in run["sent"].items():
+        window = T0 + k * 1000 - 6000  # the newest window batch k makes final
+        if window < T0:
+            continue
+        hit = shown[shown[:, 1] >= window]
+        if len(hit):
+            lat.append(hit[:, 0].min() - t_sent)
+    arr = np.array(lat) / 1000
+    return {
+        "target_per_s": rate,
+        "achieved_per_s": run["records"] / run["seconds"],
+        "tick_s": tick,
+        "windows": len(arr),
+        "p50_s": float(np.percentile(arr, 50)) if len(arr) else float("nan"),
+        "p99_s": float(np.percentile(arr, 99)) if len(arr) else float("nan"),
+    }
+
+
+def fanout(clients: int, seconds: float, port: int) -> dict[str, Any]:
+    server = Server(port, 1.0)
+    delays: list[float] = []
+
+    async def one(client: httpx.AsyncClient, stop: float) -> None:
+        async with client.stream("GET", f"{server.url}/api/v1/stream") as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: "):
+                    now = time.time() * 1000
+                    frame = json.loads(line[6:])
+                    if frame.get("kind") == "tick":
+                        delays.append((now - frame["server_ms"]) / 1000)
+                if time.time() > stop:
+                    return
+
+    async def main() -> None:
+        limits = httpx.Limits(max_connections=clients + 10)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            stop = time.time() + seconds
+            await asyncio.gather(*(one(client, stop) for _ in range(clients)))
+
+    feeder = threading.Thread(target=load, args=(server, 20_000, seconds, 5_000))
+    try:
+        feeder.start()
+        asyncio.run(main())
+        feeder.join()
+    finally:
+        server.stop()
+    arr = np.array(delays)
+    return {
+        "clients": clients,
+        "frames": len(arr),
+        "p50_s": float(np.percentile(arr, 50)),
+        "p99_s": float(np.percentile(arr, 99)),
+    }

@@ -1,0 +1,186 @@
+"""The one writer: every batch (HTTP ingest, the demo's live file) goes through one thread.
+
+Batches are decoded where they arrive (polars releases the GIL), then the writer thread
+feeds them to the Runner's engine in arrival order. An ingest request is answered only
+after a checkpoint holding its records has committed (group commit: one checkpoint for
+all requests waiting), so an acknowledged record survives a crash and is never counted
+twice when the client retries (its id is in the checkpointed dedup index).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from warroom.contract.decode import DecodedBatch
+from warroom.runner import Runner
+from warroom.sources import files
+
+log = logging.getLogger("warroom.pipeline")
+_STOP = object()
+
+
+@dataclass
+class IngestResult:
+    batch: str
+    records: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    late: int = 0
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # first quarantined lines
+
+
+@dataclass
+class _Job:
+    batch: DecodedBatch
+    source: str
+    position: tuple[int, int] | None = None
+    done: Future[IngestResult] | None = None
+    batch_id: str = ""
+
+
+class Pipeline:
+    def __init__(
+        self, runner: Runner, checkpoint_seconds: float = 2.0, group_commit_seconds: float = 0.2
+    ) -> None:
+        self.runner = runner
+        self.checkpoint_seconds = checkpoint_seconds
+        # requests arriving within this share one checkpoint (a checkpoint costs ~0.1-0.3 s)
+        self.group_commit_seconds = min(group_commit_seconds, checkpoint_seconds)
+        self.jobs: queue.Queue[Any] = queue.Queue(maxsize=256)
+        self.last_step_wall = 0.0  # wall time of the last batch processed
+        self.last_commit_wall = 0.0
+        self._checkpoint_cost = 0.0  # seconds the last checkpoint took
+        self._writer = threading.Thread(target=self._loop, name="warroom-writer", daemon=True)
+        self._feeder: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self._writer.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.jobs.put(_STOP)
+        self._writer.join(timeout=30)
+
+    # -- sources ----------------------------------------------------------------
+    def submit(self, body: bytes, source: str = "http") -> Future[IngestResult]:
+        """Decode an NDJSON body here (the caller's thread) and queue it for the writer."""
+        batch_id = uuid.uuid4().hex[:12]
+        batch = self.runner.decoder.decode_ndjson(body, 1)
+        done: Future[IngestResult] = Future()
+        try:
+            self.jobs.put(_Job(batch, f"{source}:{batch_id}", None, done, batch_id), timeout=30)
+        except queue.Full as exc:
+            raise TimeoutError("the engine's queue stayed full") from exc
+        return done
+
+    def follow_file(self, path: str, speed: float) -> None:
+        """The demo: release a file's lines as their event time comes, `speed`x real time."""
+
+        def feed() -> None:
+            offset, line = self.runner.offset, self.runner.line
+            for chunk in files.paced_chunks(path, speed, offset, line):
+                if self._stopping.is_set():
+                    return
+                assert chunk.data is not None
+                batch = self.runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
+                job = _Job(batch, path, (chunk.end_offset, chunk.end_line))
+                while not self._stopping.is_set():
+                    try:
+                        self.jobs.put(job, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+            log.info("live source %s reached its end", path)
+
+        self._feeder = threading.Thread(target=feed, name="warroom-feeder", daemon=True)
+        self._feeder.start()
+
+    # -- the writer ---------------------------------------------------------------
+    def _loop(self) -> None:
+        waiting: list[tuple[Future[IngestResult], IngestResult]] = []
+        last_commit = time.monotonic()
+        dirty = False
+        while True:
+            try:
+                job = self.jobs.get(timeout=0.05)
+            except queue.Empty:
+                job = None
+            if job is _STOP:
+                break
+            if job is not None:
+                result = self._process(job)
+                dirty = True
+                if job.done is not None:
+                    if isinstance(result, BaseException):
+                        _settle(job.done, error=result)
+                    else:
+                        waiting.append((job.done, result))
+            since = time.monotonic() - last_commit
+            # checkpoints take at most about a third of the writer's time under load
+            gap = max(self.group_commit_seconds, 2 * self._checkpoint_cost)
+            acks_due = waiting and self.jobs.empty() and since >= gap
+            if dirty and (acks_due or since >= self.checkpoint_seconds):
+                error = self._checkpoint()
+                last_commit, dirty = time.monotonic(), False
+                for done, result in waiting:
+                    _settle(done, result, error)
+                waiting = []
+        if dirty:
+            self._checkpoint()
+        for done, result in waiting:
+            _settle(done, result)
+
+    def _process(self, job: _Job) -> IngestResult | BaseException:
+        before = asdict(self.runner.engine.counters)
+        try:
+            self.runner.feed(job.batch, job.source, job.position)
+        except Exception as exc:  # a bug must not stop the writer; the caller gets a 500
+            log.exception("batch %s failed", job.source)
+            return exc
+        self.last_step_wall = time.time()
+        after = asdict(self.runner.engine.counters)
+        delta = {k: after[k] - before[k] for k in after}
+        return IngestResult(
+            batch=job.batch_id,
+            records=delta["read"],
+            accepted=delta["accepted"],
+            quarantined=delta["quarantined"],
+            duplicates=delta["duplicates"],
+            late=delta["late"],
+            reasons=[{"line": q.line, "reason": q.reason} for q in job.batch.quarantined[:20]],
+        )
+
+    def _checkpoint(self) -> BaseException | None:
+        started = time.monotonic()
+        try:
+            self.runner.checkpoint(complete=False)
+        except Exception as exc:
+            log.exception("checkpoint failed")
+            return exc
+        self._checkpoint_cost = time.monotonic() - started
+        self.last_commit_wall = time.time()
+        return None
+
+
+def _settle(
+    done: Future[IngestResult],
+    result: IngestResult | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Answer a waiting request; one whose client went away (cancelled) needs no answer,
+    and must not stop the writer."""
+    if done.cancelled() or done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)  # type: ignore[arg-type]

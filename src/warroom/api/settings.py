@@ -1,0 +1,25 @@
+"""What `warroom serve` and `warroom demo` are started with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class ServeSettings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8011
+    open_role: str | None = None  # role of requests without a token (the local demo: viewer)
+    tick_seconds: float = 1.0  # one stream frame per client per tick
+    stale_after_seconds: float = 10.0  # no new figures for this long: the wall says so
+    max_body_bytes: int = 16 << 20
+    ingest_records_per_second: float = 2_000_000.0  # per token; burst of one second
+    checkpoint_seconds: float = 2.0
+    frames_kept: int = 300  # stream frames kept for Last-Event-ID replay
+    # the demo's live source: a simulated file replayed at `speed`
+    events: str | None = None
+    rates: Path | None = None
+    catalog: Path | None = None
+    speed: float = 10.0

@@ -1,0 +1,138 @@
+"""The wall's running figures, kept from finalised one-second cells as the engine emits them.
+
+Totals are exact integers (money in base minor units); they are turned into decimal
+strings only when a frame is written. Per-second points are keyed by window start, so a
+window that arrives late replaces (corrects) its point on the page instead of appending.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict
+from typing import Any
+
+import polars as pl
+
+from warroom.engine.cube import GSET_ID
+from warroom.engine.engine import MINUTE, SECOND
+from warroom.series.metrics import format_money
+from warroom.store.db import Store
+
+TOTALS = (
+    "gmv",
+    "orders",
+    "order_lines",
+    "visits",
+    "pay_attempts",
+    "pay_successes",
+    "pay_amount",
+    "refunds",
+    "refund_amount",
+    "shipments",
+)
+POINT = ("gmv", "orders", "pay_attempts", "pay_successes", "refunds", "visits")
+DIM_COLS = ("gmv", "orders", "pay_attempts", "pay_successes", "refunds")
+TOP_DIMS = ("region", "country", "category", "channel", "method", "campaign")
+MONEY = {"gmv", "pay_amount", "refund_amount"}
+
+
+class LiveWall:
+    def __init__(self, digits: int, keep_seconds: int = 600) -> None:
+        self.digits = digits
+        self.keep = keep_seconds
+        self.lock = threading.Lock()
+        self.totals: Counter[str] = Counter()
+        self.dims: dict[str, dict[str, Counter[str]]] = {d: {} for d in TOP_DIMS}
+        self.points: OrderedDict[int, dict[str, int]] = OrderedDict()
+        self.changed: set[int] = set()
+        self.event_time = 0  # start of the newest finalised window
+        self.version = 0  # bumps whenever a figure changes
+
+    def add(self, cells: pl.DataFrame, points: bool = True) -> None:
+        """Labelled cells (engine.label); one-second ones also become chart points."""
+        if cells.height == 0:
+            return
+        market = cells.filter(pl.col("gset") == 0)
+        per_dim = {
+            d: cells.filter(pl.col("gset") == GSET_ID[(d,)])
+            .group_by("k1")
+            .agg(pl.col(c).sum() for c in DIM_COLS)
+            for d in TOP_DIMS
+        }
+        with self.lock:
+            for row in market.iter_rows(named=True):
+                for c in TOTALS:
+                    self.totals[c] += row[c]
+                self.event_time = max(self.event_time, row["win"])
+                if not points:
+                    continue
+                point = self.points.setdefault(row["win"], dict.fromkeys(POINT, 0))
+                for c in POINT:
+                    point[c] += row[c]
+                self.changed.add(row["win"])
+            for d, frame in per_dim.items():
+                table = self.dims[d]
+                for row in frame.iter_rows(named=True):
+                    table.setdefault(row["k1"], Counter()).update({c: row[c] for c in DIM_COLS})
+            self.points = OrderedDict(sorted(self.points.items()))
+            while len(self.points) > self.keep:
+                self.points.popitem(last=False)
+            self.version += 1
+
+    def load(self, store: Store) -> None:
+        """The day so far from the store: closed minutes, then the seconds after them."""
+        minutes = store.cells(MINUTE)
+        after = None
+        if minutes.height:
+            after = int(minutes["win"].max()) + MINUTE  # type: ignore[arg-type]
+            self.add(minutes, points=False)
+        self.add(store.cells(SECOND, after))
+
+    # -- frames -----------------------------------------------------------------
+    def take_changes(self) -> list[dict[str, Any]]:
+        with self.lock:
+            out = [self._point(w) for w in sorted(self.changed) if w in self.points]
+            self.changed = set()
+        return out
+
+    def series(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self._point(w) for w in self.points]
+
+    def figures(self, top: int = 12) -> dict[str, Any]:
+        with self.lock:
+            t = dict(self.totals)
+            dims = {d: self._top(d, top) for d in TOP_DIMS}
+            event_time = self.event_time
+        return {
+            "event_time": event_time,
+            "totals": {c: self._fmt(c, t.get(c, 0)) for c in TOTALS},
+            "payment_success_rate": _rate(t.get("pay_successes", 0), t.get("pay_attempts", 0)),
+            "refund_rate": _rate(t.get("refunds", 0), t.get("orders", 0)),
+            "dims": dims,
+        }
+
+    def _top(self, dim: str, n: int) -> list[dict[str, Any]]:
+        rows = sorted(self.dims[dim].items(), key=lambda kv: (-kv[1]["gmv"], kv[0]))[:n]
+        return [
+            {
+                "key": key,
+                "gmv": format_money(c["gmv"], self.digits),
+                "orders": c["orders"],
+                "payments": c["pay_attempts"],
+                "payment_success_rate": _rate(c["pay_successes"], c["pay_attempts"]),
+                "refunds": c["refunds"],
+            }
+            for key, c in rows
+        ]
+
+    def _point(self, win: int) -> dict[str, Any]:
+        p = self.points[win]
+        return {"t": win, **{c: self._fmt(c, p[c]) for c in POINT}}
+
+    def _fmt(self, col: str, value: int) -> Any:
+        return format_money(value, self.digits) if col in MONEY else value
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 6) if den else None

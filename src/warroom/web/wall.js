@@ -1,0 +1,197 @@
+// The wall: one live stream (SSE) in, figures out. Frames are upserts keyed by window,
+// so a replay after a reconnect, or a late window, corrects the charts in place.
+import { drawDims, drawSeries, initCharts, resizeAll } from "./charts.js";
+
+const KEEP_SECONDS = 300;
+const SILENT_MS = 4000; // no frame for this long: the connection is down, reconnect
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("warroom-token");
+if (token) sessionStorage.setItem("warroom-token", token);
+
+const state = {
+  points: new Map(), frame: null, base: "CNY", rates: {}, currency: "CNY",
+  lastId: null, lastFrameAt: 0, source: null, shownGmv: 0,
+};
+// Read by tests and the benchmark: browser-side time of each rendered frame.
+window.__wall = { frames: 0, renderedAt: 0, readCount: 0, lastFrame: null, log: [] };
+
+function fmtInt(n) { return Number(n).toLocaleString("en-US"); }
+function pct(x) { return x == null ? "–" : `${(x * 100).toFixed(2)}%`; }
+
+// Money arrives as exact decimal strings in the base currency; other currencies are a view.
+function money(text, short = false) {
+  const r = state.rates[state.currency];
+  const base = Number(text);
+  const value = state.currency === state.base || !r ? base : base / r.rate;
+  const digits = r ? r.digits : 2;
+  if (short && value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+  if (short && value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+  return value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function exactBase(text) { // group digits of an exact decimal string without going through float
+  const [int, frac] = text.split(".");
+  const grouped = int.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return frac ? `${grouped}.${frac}` : grouped;
+}
+
+function setGmv(text) {
+  const el = $("gmv");
+  el.dataset.exact = text;
+  const target = Number(text);
+  const from = state.shownGmv;
+  state.shownGmv = target;
+  const symbol = state.currency === "CNY" ? "¥ " : `${state.currency} `;
+  if (state.currency === state.base && (from === target || document.hidden)) {
+    el.textContent = symbol + exactBase(text);
+    return;
+  }
+  const start = performance.now();
+  const step = (now) => { // ease the counter toward the new figure within one tick
+    const k = Math.min(1, (now - start) / 800);
+    const v = from + (target - from) * (1 - (1 - k) ** 3);
+    el.textContent = symbol + (k < 1 || state.currency !== state.base
+      ? money(v.toFixed(2)) : exactBase(text));
+    if (k < 1) requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+function render(frame) {
+  const t = frame.totals;
+  setGmv(t.gmv);
+  $("gmv-note").textContent = state.currency === state.base
+    ? `exact, ${state.base}` : `${state.currency}, converted from ${state.base} at the day's fixed rate`;
+  $("orders").textContent = fmtInt(t.orders);
+  $("pay-rate").textContent = pct(frame.payment_success_rate);
+  $("pay-rate").style.color = frame.payment_success_rate != null && frame.payment_success_rate < 0.9 ? "#ff4d6a" : "";
+  $("refunds").textContent = fmtInt(t.refunds);
+  $("refund-rate").textContent = `${pct(frame.refund_rate)} of orders · ${money(t.refund_amount, true)}`;
+  $("visits").textContent = fmtInt(t.visits);
+  $("conversion").textContent = t.visits ? `conversion ${pct(t.orders / t.visits)}` : "–";
+  if (frame.event_time) $("event-time").textContent = `${new Date(frame.event_time + 8 * 3600e3).toISOString().slice(11, 19)} +08:00`;
+  const pts = [...state.points.values()];
+  const last = pts[pts.length - 1];
+  $("orders-rate").textContent = last ? fmtInt(last.orders) : "0";
+  $("payments-rate").textContent = last ? fmtInt(last.pay_attempts) : "0";
+  $("gmv-rate").textContent = last ? `GMV ${money(last.gmv, true)} / s` : "–";
+  const c = frame.status.counters;
+  $("ingest").textContent = `read ${fmtInt(c.read)} · accepted ${fmtInt(c.accepted)} · quarantined ${fmtInt(c.quarantined)} · duplicates ${fmtInt(c.duplicates)} · late ${fmtInt(c.late)}`;
+  drawSeries(pts);
+  drawDims(frame.dims, money);
+  renderAlerts(frame.alerts || []);
+  renderIncidents(frame.broadcast);
+  banner(frame.status.stale ? "warn" : null,
+    frame.status.seconds_since_last_batch == null ? "Waiting for the first events…"
+      : `Stream stale: no new events for ${Math.round(frame.status.seconds_since_last_batch)} s`);
+  window.__wall.frames += 1;
+  window.__wall.renderedAt = performance.timeOrigin + performance.now();
+  window.__wall.readCount = c.read;
+  window.__wall.lastFrame = frame;
+  window.__wall.log.push([window.__wall.renderedAt, frame.event_time]); // for `warroom bench-web`
+  if (window.__wall.log.length > 20000) window.__wall.log.splice(0, 10000);
+}
+
+function renderAlerts(alerts) {
+  const ul = $("alerts");
+  ul.replaceChildren(...(alerts.length ? alerts.slice(0, 8).map((a) => {
+    const li = document.createElement("li");
+    li.className = `sev-${a.severity || "info"}`;
+    li.textContent = `${a.state === "resolved" ? "✓" : "▲"} ${a.summary || a.metric}`;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { className: "quiet", textContent: "No alerts — all quiet" })]));
+}
+
+function renderIncidents(broadcast) {
+  const box = $("incidents");
+  const items = [];
+  if (broadcast) {
+    const div = document.createElement("div");
+    div.className = "msg";
+    div.textContent = `📣 ${broadcast.message}`;
+    items.push(div);
+  }
+  items.push(Object.assign(document.createElement("div"), {
+    textContent: "Incidents and campaigns appear here as command opens them.",
+  }));
+  box.replaceChildren(...items);
+}
+
+function banner(kind, text) {
+  const el = $("banner");
+  if (!kind) { if (!el.classList.contains("down")) el.hidden = true; return; }
+  el.className = `banner ${kind}`;
+  el.textContent = text;
+  el.hidden = false;
+}
+
+function upsert(points) {
+  for (const p of points) state.points.set(p.t, p);
+  const keys = [...state.points.keys()].sort((a, b) => a - b);
+  const sorted = new Map(keys.slice(-KEEP_SECONDS).map((k) => [k, state.points.get(k)]));
+  state.points = sorted;
+}
+
+function onFrame(ev, snapshot) {
+  const frame = JSON.parse(ev.data);
+  state.lastId = ev.lastEventId || state.lastId;
+  state.lastFrameAt = Date.now();
+  if (snapshot) {
+    state.points = new Map();
+    state.base = frame.base_currency;
+    state.rates = frame.rates;
+    fillCurrencies();
+  }
+  upsert(frame.points);
+  state.frame = frame;
+  connected(true);
+  render(frame);
+}
+
+function fillCurrencies() {
+  const sel = $("currency");
+  if (sel.options.length) return;
+  for (const code of Object.keys(state.rates)) sel.add(new Option(code, code, false, code === state.base));
+  sel.value = state.currency = state.base;
+  sel.onchange = () => { state.currency = sel.value; if (state.frame) render(state.frame); };
+}
+
+function connected(up) {
+  $("conn").classList.toggle("down", !up);
+  const el = $("banner");
+  if (up && el.classList.contains("down")) { el.classList.remove("down"); el.hidden = true; }
+  if (!up) {
+    el.className = "banner down";
+    el.textContent = "Connection lost — reconnecting…";
+    el.hidden = false;
+  }
+}
+
+function connect() {
+  if (state.source) state.source.close();
+  const q = new URLSearchParams();
+  if (token) q.set("access_token", token);
+  if (state.lastId) q.set("last_event_id", state.lastId); // a new EventSource sends no header
+  const es = new EventSource(`/api/v1/stream?${q}`);
+  es.addEventListener("snapshot", (ev) => onFrame(ev, true));
+  es.addEventListener("tick", (ev) => onFrame(ev, false));
+  es.onerror = () => { if (es.readyState !== EventSource.OPEN) connected(false); };
+  state.source = es;
+}
+
+// Watchdog: EventSource gives up on some failures (a 5xx, a restart mid-handshake), and a
+// silent half-open connection sends nothing; either way, start again after SILENT_MS.
+setInterval(() => {
+  if (Date.now() - state.lastFrameAt > SILENT_MS) {
+    connected(false);
+    state.lastFrameAt = Date.now();
+    connect();
+  }
+}, 1000);
+
+initCharts();
+window.addEventListener("resize", resizeAll);
+state.lastFrameAt = Date.now();
+renderIncidents(null);
+renderAlerts([]);
+connect();
