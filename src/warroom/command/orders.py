@@ -1,0 +1,105 @@
+"""Scopes and the orders they resolve to.
+
+The store keeps aggregates, not orders, so command keeps its own small index of order
+lines and shipments (`SqlOrderSource`), fed from the engine's `StepResult.records`
+(kind 0 = order, 3 = shipment). Anything else that can answer `orders_in(scope)` can
+stand in for it (the `OrderSource` protocol).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+import polars as pl
+import sqlalchemy as sa
+
+from warroom.command.tables import order_lines_t, shipments_t
+
+KIND_ORDER, KIND_SHIPMENT = 0, 3
+
+
+class Scope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What a step acts on. Given fields narrow together (AND); empty lists do not narrow."""
+
+    merchants: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    campaigns: tuple[str, ...] = ()
+    orders: tuple[str, ...] = ()
+    since: int | None = None  # event-time ms: orders placed at or after it
+
+    def narrows_orders(self) -> bool:
+        return bool(self.merchants or self.skus or self.regions or self.campaigns or self.orders)
+
+
+class OrderSource(Protocol):
+    def orders_in(self, scope: Scope, *, unshipped: bool = False) -> list[str]:
+        """Sorted order ids with a line matching the scope."""
+        ...
+
+    def merchants_in(self, scope: Scope) -> list[str]:
+        """Sorted merchants of the scope's orders, plus those named in it."""
+        ...
+
+
+class SqlOrderSource:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def feed(self, records: pl.DataFrame | None) -> int:
+        """Index a batch's order lines and shipments (idempotent by record id)."""
+        if records is None or records.height == 0:
+            return 0
+        lines = records.filter(pl.col("kind") == KIND_ORDER).select(
+            pl.col("id").alias("record_id"),
+            "order_id",
+            "merchant_id",
+            "sku_id",
+            "region",
+            "campaign",
+            "ts",
+        )
+        ships = records.filter(pl.col("kind") == KIND_SHIPMENT).select(
+            pl.col("id").alias("record_id"), "order_id", "status", "ts"
+        )
+        with self.engine.begin() as c:
+            for table, frame in ((order_lines_t, lines), (shipments_t, ships)):
+                if frame.height:
+                    stmt = sa.insert(table).prefix_with("OR IGNORE", dialect="sqlite")
+                    c.execute(stmt, frame.to_dicts())
+        return lines.height + ships.height
+
+    def _where(self, scope: Scope) -> list[sa.ColumnElement[bool]]:
+        t = order_lines_t.c
+        conds: list[sa.ColumnElement[bool]] = []
+        for col, values in (
+            (t.merchant_id, scope.merchants),
+            (t.sku_id, scope.skus),
+            (t.region, scope.regions),
+            (t.campaign, scope.campaigns),
+            (t.order_id, scope.orders),
+        ):
+            if values:
+                conds.append(col.in_(values))
+        if scope.since is not None:
+            conds.append(t.ts >= scope.since)
+        return conds
+
+    def orders_in(self, scope: Scope, *, unshipped: bool = False) -> list[str]:
+        if not scope.narrows_orders():
+            return []  # an empty scope must never mean "every order"
+        q = sa.select(order_lines_t.c.order_id).where(*self._where(scope)).distinct()
+        if unshipped:
+            shipped = sa.select(shipments_t.c.order_id).where(shipments_t.c.status == "shipped")
+            q = q.where(order_lines_t.c.order_id.not_in(shipped))
+        with self.engine.connect() as c:
+            return sorted(c.execute(q).scalars())
+
+    def merchants_in(self, scope: Scope) -> list[str]:
+        found = set(scope.merchants)
+        if scope.narrows_orders():
+            q = sa.select(order_lines_t.c.merchant_id).where(*self._where(scope)).distinct()
+            with self.engine.connect() as c:
+                found.update(m for m in c.execute(q).scalars() if m)
+        return sorted(found)
