@@ -185,7 +185,8 @@ def test_wall_reconnects_after_a_server_restart(env, browser):
         f"document.querySelector('#gmv').dataset.exact !== '{before}'", timeout=20_000
     )
     page.wait_for_function(
-        "!document.querySelector('#banner').textContent.includes('lost')", timeout=10_000
+        "(b => b.hidden || !b.textContent.includes('lost'))(document.querySelector('#banner'))",
+        timeout=15_000,
     )
     time.sleep(0.2)
     # the browser logs the refused connections while the server is down; nothing else
