@@ -39,6 +39,17 @@ _STATUS = {
     "returned": cube.SHIP_RETURNED,
 }
 _ATTRIBUTED = (cube.KIND_PAYMENT, cube.KIND_REFUND, cube.KIND_SHIPMENT)
+# What an accepted record must keep until its window closes (not its id or position).
+_PENDING_COLS = (
+    "kind",
+    "win",
+    "order_hash",
+    "user_hash",
+    *DIMS,
+    "value_base",
+    "status",
+    "lat_bucket",
+)
 
 
 @dataclass
@@ -101,7 +112,7 @@ class Engine:
         self.counters.late += int(late.sum())
         self.counters.accepted += int(accepted.sum())
 
-        keep = rows.filter(pl.Series(accepted))
+        keep = rows.filter(pl.Series(accepted)).select(_PENDING_COLS)
         self.pending = keep if self.pending is None else pl.concat([self.pending, keep])
         self.max_ts = int(high[-1])
         result = StepResult(
@@ -301,7 +312,8 @@ class Engine:
         self.dicts = {d: Dictionary(list(v)) for d, v in st["dicts"].items()}
         self.sku_category = st["sku_category"]
         self._sku_series = None
-        self.pending = st["pending"]
+        pending = st["pending"]
+        self.pending = None if pending is None else pending.select(_PENDING_COLS)
         for period, (cells, sketch) in st["rollups"].items():
             self.rollups[period].restore(cells, sketch)
         continue_ids_after(max([st.get("next_run_id", 0), *runs], default=0))
