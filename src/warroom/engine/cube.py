@@ -124,33 +124,38 @@ def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def aggregate(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cells of every grouping set for the windows in `frame` (codes, not strings)."""
+def aggregate(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Cells of every grouping set for the windows in `frame` (codes, not strings), and
+    the keyed buyers of its order lines (win, gset, k1, k2, user_hash) for the sketches.
+
+    Every grouping set's rows are stacked under one key (win, gset, k1, k2) so that the
+    distinct counts and the join take one operation each, not one per grouping set:
+    small batches (HTTP ingest) are dominated by the number of operations."""
     fine = fine_cells(frame)
     low = fine.group_by(["win", *LOW_CARD]).agg(_SUMS)
     additive = {pair: low.group_by(["win", *pair]).agg(_SUMS) for pair in PAIRS}
     additive[("merchant",)] = fine.group_by(["win", "merchant"]).agg(_SUMS)
     for gset, parent in _PARENT.items():
         additive[gset] = additive[parent].group_by(["win", *gset]).agg(_SUMS)
-    placed = frame.filter(pl.col("kind") == KIND_ORDER).select(
-        "win", *DIMS, "order_hash", "user_hash"
+    stacked = pl.concat(
+        [additive[gset].select(*_cell_keys(gid, gset), *ADDITIVE) for gid, gset in enumerate(GSETS)]
     )
-    parts = []
-    for gid, gset in enumerate(GSETS):
-        keys = ["win", *gset]
-        distinct = placed.group_by(keys).agg(
-            pl.col("order_hash").n_unique().cast(pl.Int64).alias("orders"),
-            pl.col("user_hash").n_unique().cast(pl.Int64).alias("buyers"),
-        )
-        # every order line is in `additive` too, so a left join keeps every cell
-        cells = additive[gset].join(distinct, on=keys, how="left").fill_null(0)
-        parts.append(
-            cells.select(
-                *_cell_keys(gid, gset),
-                *[pl.col(c).cast(pl.Int64) for c in METRIC_COLS],
-            )
-        )
-    return pl.concat(parts)
+    placed = frame.filter(pl.col("kind") == KIND_ORDER)
+    keyed = pl.concat(
+        [
+            placed.select(*_cell_keys(gid, gset), "order_hash", "user_hash")
+            for gid, gset in enumerate(GSETS)
+        ]
+    )
+    distinct = keyed.group_by(list(KEY_COLS)).agg(
+        pl.col("order_hash").n_unique().cast(pl.Int64).alias("orders"),
+        pl.col("user_hash").n_unique().cast(pl.Int64).alias("buyers"),
+    )
+    # every order line is in `stacked` too, so a left join keeps every cell
+    cells = stacked.join(distinct, on=list(KEY_COLS), how="left").select(
+        *KEY_COLS, *[pl.col(c).fill_null(0).cast(pl.Int64) for c in METRIC_COLS]
+    )
+    return cells, keyed.select(*KEY_COLS, "user_hash")
 
 
 def _cell_keys(gid: int, gset: tuple[str, ...]) -> list[pl.Expr]:
@@ -161,17 +166,3 @@ def _cell_keys(gid: int, gset: tuple[str, ...]) -> list[pl.Expr]:
         (pl.col(gset[0]) if gset else pl.lit(0)).cast(pl.Int32).alias("k1"),
         (pl.col(gset[1]) if len(gset) > 1 else pl.lit(0)).cast(pl.Int32).alias("k2"),
     ]
-
-
-def keyed_users(frame: pl.DataFrame) -> pl.DataFrame:
-    """(win, gset, k1, k2, user_hash) for every order line: the input of distinct buyers."""
-    placed = frame.filter(pl.col("kind") == KIND_ORDER)
-    parts = []
-    for gid, gset in enumerate(GSETS):
-        parts.append(
-            placed.select(
-                *_cell_keys(gid, gset),
-                pl.col("user_hash"),
-            )
-        )
-    return pl.concat(parts)

@@ -210,8 +210,7 @@ class Engine:
             self.pending = self.pending.filter(pl.col("win") >= closed)
             if done.height:
                 done = self._attribute(done, w_after, pos)
-                cells = cube.aggregate(done)
-                users = cube.keyed_users(done)
+                cells, users = cube.aggregate(done)
                 minute = users.with_columns(pl.col("win") // MINUTE * MINUTE)
                 self.rollups[MINUTE].add(cells, hll.registers(minute, list(KEY_COLS)))
                 out[SECOND] = cells
