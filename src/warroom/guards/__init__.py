@@ -1,0 +1,1 @@
+"""Guards: keyed checks beside the aggregation path (the catalog guard, later refunds)."""
