@@ -1,0 +1,212 @@
+"""The decider: one decision per refund record, from the state built by the records before it.
+
+Records are read in input order (orders, shipments and refunds; the rest is skipped), so
+the decisions do not depend on how the stream is cut into batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from time import perf_counter_ns
+from typing import Any
+
+import polars as pl
+
+from warroom.guards.refunds.links import LinkGraph
+from warroom.guards.refunds.policy import Policy
+from warroom.guards.refunds.signals import RefundFacts, gather, risk_of
+from warroom.guards.refunds.state import BuyerBook
+
+KIND_ORDER, KIND_REFUND, KIND_SHIPMENT = 0, 2, 3
+COLUMNS = (
+    "kind",
+    "ts",
+    "id",
+    "order_id",
+    "user_id",
+    "merchant_id",
+    "category",
+    "status",
+    "refund_id",
+    "reason",
+    "return_shipped",
+    "device_id",
+    "address_id",
+    "value_base",
+)
+SHOWN = 4  # reasons listed per decision
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    refund_id: str
+    ts: int
+    decision: str  # approve | review
+    risk: float
+    reasons: list[str]
+    event_id: str = ""
+    user_id: str = ""
+    order_id: str = ""
+    merchant_id: str = ""
+    category: str = ""
+    amount_minor: int = 0
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def output(self) -> dict[str, Any]:
+        """The record of OUTPUTS.md."""
+        return {
+            "refund_id": self.refund_id,
+            "ts": self.ts,
+            "decision": self.decision,
+            "risk": round(self.risk, 4),
+            "reasons": self.reasons,
+        }
+
+
+class RefundGuard:
+    def __init__(self, policy: Policy, base: str = "CNY", base_digits: int = 2) -> None:
+        self.policy = policy
+        self.base, self.digits = base, base_digits
+        self.book = BuyerBook()
+        self.graph = LinkGraph(policy.links)
+        a = policy.auto_approve
+        self._max = self._minor(a.max_amount)
+        self._trusted_max = self._minor(a.trusted_max_amount)
+        self._by_merchant = {k: self._minor(v) for k, v in a.merchants.items()}
+        self._by_category = {k: self._minor(v) for k, v in a.categories.items()}
+        self._review_merchants = frozenset(policy.review.merchants)
+        self._review_categories = frozenset(policy.review.categories)
+        self.timings: list[int] | None = None  # ns per decision, when a benchmark asks
+
+    def process(self, records: pl.DataFrame | None) -> list[Decision]:
+        """Fold a batch of decoded records in; the decisions of its refunds, in order."""
+        if records is None or records.height == 0:
+            return []
+        rows = records.select(COLUMNS).filter(
+            pl.col("kind").is_in([KIND_ORDER, KIND_REFUND, KIND_SHIPMENT])
+        )
+        out: list[Decision] = []
+        book, graph = self.book, self.graph
+        for (
+            kind,
+            ts,
+            eid,
+            oid,
+            user,
+            merchant,
+            cat,
+            status,
+            rid,
+            reason,
+            ret,
+            dev,
+            addr,
+            val,
+        ) in rows.iter_rows():
+            if kind == KIND_ORDER:
+                book.add_order(oid, user, ts, cat or "")
+                graph.add(user, dev, addr)
+            elif kind == KIND_SHIPMENT:
+                book.add_shipment(oid, status)
+            else:
+                facts = RefundFacts(
+                    rid, eid, ts, user, oid, merchant, reason, ret, dev, addr, val or 0
+                )
+                if self.timings is None:
+                    out.append(self.decide(facts))
+                else:
+                    t0 = perf_counter_ns()
+                    out.append(self.decide(facts))
+                    self.timings.append(perf_counter_ns() - t0)
+        return out
+
+    def decide(self, f: RefundFacts) -> Decision:
+        """Decide one refund, then remember it."""
+        self.graph.add(f.user, f.device, f.address)
+        p = self.policy
+        signals, refunding = gather(f, self.book, self.graph, p.signals)
+        risk, parts = risk_of(signals, p.signals)
+        credit = self._return_credit(f.user)
+        if credit is not None:
+            risk *= 1.0 - credit[0]
+        order = self.book.orders.get(f.order_id)
+        category = order.category if order is not None else ""
+        rules = self._rules(f, category, refunding)
+        review = bool(rules) or risk >= p.review.risk_at
+        shown = [f"{s.text} (+{c:.2f})" for c, s in parts[:SHOWN] if c >= 0.01]
+        if credit is not None:
+            shown.append(credit[1])
+        if risk >= p.review.risk_at:
+            head = [f"risk {risk:.2f} at or above review at {p.review.risk_at:g}"]
+        elif review:
+            head = []
+        elif shown:
+            head = [f"risk {risk:.2f} below review at {p.review.risk_at:g}"]
+        else:
+            head = ["no abuse signal; within the auto-approve limit"]
+        reasons = [*rules, *head, *shown]
+        self.book.add_refund(f.user, f.ts, f.return_shipped is True)
+        return Decision(
+            refund_id=f.refund_id,
+            ts=f.ts,
+            decision="review" if review else "approve",
+            risk=risk,
+            reasons=reasons,
+            event_id=f.event_id,
+            user_id=f.user,
+            order_id=f.order_id,
+            merchant_id=f.merchant,
+            category=category,
+            amount_minor=f.amount_minor,
+            signals={s.name: round(s.strength, 4) for s in signals},
+        )
+
+    def _rules(self, f: RefundFacts, category: str, refunding: int) -> list[str]:
+        """The policy's hard rules that send a refund to review, in words."""
+        out = []
+        if f.merchant in self._review_merchants:
+            out.append(f"merchant {f.merchant} is on the review list")
+        if category in self._review_categories:
+            out.append(f"category {category} is on the review list")
+        limits = []  # a merchant's or category's own limit wins over the general ones
+        if (m := self._by_merchant.get(f.merchant)) is not None:
+            limits.append((m, f"merchant {f.merchant}"))
+        if (c := self._by_category.get(category)) is not None:
+            limits.append((c, f"category {category}"))
+        if limits:
+            limit, which = min(limits)
+        elif self._trusted(f.user, refunding):
+            limit, which = self._trusted_max, "a trusted buyer"
+        else:
+            limit, which = self._max, "a refund"
+        if f.amount_minor > limit:
+            out.append(
+                f"amount {self.money(f.amount_minor)} above the auto-approve limit "
+                f"{self.money(limit)} for {which}"
+            )
+        return out
+
+    def _return_credit(self, user: str) -> tuple[float, str] | None:
+        """Credit for a history of sending goods back (honest heavy returners)."""
+        p = self.policy.signals
+        b = self.book.buyers.get(user)
+        if b is None or b.refunds < p.return_credit_min_refunds or not b.returned:
+            return None
+        share = p.return_credit * b.returned / b.refunds
+        text = f"sent the goods back in {b.returned} of {b.refunds} earlier refunds"
+        return share, f"{text} (x{1 - share:.2f})"
+
+    def _trusted(self, user: str, refunding: int) -> bool:
+        a = self.policy.auto_approve
+        b = self.book.buyers.get(user)
+        if b is None or refunding or b.orders < a.trusted_min_orders:
+            return False
+        return b.refunds / b.orders <= a.trusted_max_refund_ratio
+
+    def _minor(self, major: Decimal) -> int:
+        return int(major.scaleb(self.digits).to_integral_value())
+
+    def money(self, minor: int) -> str:
+        q = Decimal(minor).scaleb(-self.digits)
+        return f"{q:,.{self.digits}f} {self.base}"

@@ -1,0 +1,67 @@
+"""Links between accounts through shared devices and addresses, weighted.
+
+A device used by several accounts is a strong link; an address is weaker and fades as
+1/n once more accounts use it than a household holds, so a pickup point or a family
+address used by many honest buyers does not join them into one component. Weights
+change as the graph grows (a pickup point starts small), so components are found at
+decision time over the links whose weight is at least `link_at`, not merged for ever
+as a union-find would; the search is bounded by `max_component`.
+"""
+
+from __future__ import annotations
+
+from warroom.guards.refunds.policy import Links
+
+DEVICE, ADDRESS = 0, 1
+
+
+class LinkGraph:
+    def __init__(self, policy: Links) -> None:
+        self.policy = policy
+        self.users_of: dict[tuple[int, str], set[str]] = {}  # identifier -> accounts
+        self.ids_of: dict[str, set[tuple[int, str]]] = {}  # account -> identifiers
+
+    def add(self, user: str, device: str | None, address: str | None) -> None:
+        for key in ((DEVICE, device), (ADDRESS, address)):
+            if key[1] is None:
+                continue
+            users = self.users_of.get(key)  # type: ignore[arg-type]
+            if users is None:
+                users = self.users_of[key] = set()  # type: ignore[index]
+            if user not in users:
+                users.add(user)
+                self.ids_of.setdefault(user, set()).add(key)  # type: ignore[arg-type]
+
+    def weight(self, key: tuple[int, str]) -> float:
+        """The weight of the links an identifier makes between its accounts."""
+        p = self.policy
+        if key[0] == DEVICE:
+            return p.device_weight
+        n = len(self.users_of.get(key, ()))
+        return p.address_weight * min(1.0, p.household_size / max(n, 1))
+
+    def component(self, user: str) -> tuple[dict[str, float], list[tuple[int, str]]]:
+        """The accounts joined to `user` by links of weight >= link_at, each with the
+        strength of its tie (the weakest link on the path found first), and the
+        identifiers that join them."""
+        tie, via = {user: 1.0}, []
+        frontier = [user]
+        limit, link_at = self.policy.max_component, self.policy.link_at
+        while frontier and len(tie) < limit:
+            nxt = []
+            for u in frontier:
+                for key in self.ids_of.get(u, ()):
+                    users = self.users_of[key]
+                    w = self.weight(key)
+                    if len(users) < 2 or w < link_at:
+                        continue
+                    if key not in via:
+                        via.append(key)
+                    for other in users:
+                        if other not in tie:
+                            tie[other] = min(tie[u], w)
+                            nxt.append(other)
+                            if len(tie) >= limit:
+                                return tie, via
+            frontier = nxt
+        return tie, via

@@ -1,0 +1,62 @@
+"""What the guard remembers about buyers and orders, built from the records in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from sys import intern
+
+VELOCITY_KEPT = 32  # recent refund times kept per buyer (velocity saturates well below)
+
+
+@dataclass(slots=True)
+class Buyer:
+    first_ts: int
+    orders: int = 0
+    refunds: int = 0
+    returned: int = 0  # refunds with the goods sent back
+    last_refund_ts: int | None = None
+    recent: list[int] = field(default_factory=list)  # most buyers never refund: stays empty
+
+
+@dataclass(slots=True)
+class Order:
+    ts: int
+    user: str
+    category: str
+    shipped: bool = False
+
+
+class BuyerBook:
+    """Buyers and orders by id; one entry per order (its first line), not per line."""
+
+    def __init__(self) -> None:
+        self.buyers: dict[str, Buyer] = {}
+        self.orders: dict[str, Order] = {}
+
+    def buyer(self, user: str, ts: int) -> Buyer:
+        b = self.buyers.get(user)
+        if b is None:
+            b = self.buyers[user] = Buyer(first_ts=ts)
+        return b
+
+    def add_order(self, order_id: str, user: str, ts: int, category: str) -> None:
+        if order_id in self.orders:
+            return  # a further line of the same order
+        # one string per buyer and category, not one per order (a third of the memory)
+        user, category = intern(user), intern(category)
+        self.orders[order_id] = Order(ts, user, category)
+        self.buyer(user, ts).orders += 1
+
+    def add_shipment(self, order_id: str, status: str) -> None:
+        o = self.orders.get(order_id)
+        if o is not None and status in ("shipped", "delivered", "returned"):
+            o.shipped = True
+
+    def add_refund(self, user: str, ts: int, returned: bool = False) -> None:
+        b = self.buyer(user, ts)
+        b.refunds += 1
+        b.returned += returned
+        b.recent.append(ts)
+        if len(b.recent) > VELOCITY_KEPT:
+            del b.recent[0]
+        b.last_refund_ts = ts if b.last_refund_ts is None else max(b.last_refund_ts, ts)

@@ -1,0 +1,98 @@
+"""Feeding the guard from a replay: `Runner` steps in, decisions out (NDJSON and the store)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from warroom.guards.refunds.decider import Decision, RefundGuard
+from warroom.guards.refunds.policy import Policy
+
+
+def guard_for(runner: Any, policy: Policy) -> RefundGuard:
+    rates = runner.rates
+    return RefundGuard(policy, rates.base, rates.base_digits)
+
+
+def attach(
+    runner: Any,
+    policy: Policy,
+    out: IO[str] | None = None,
+    sink: Callable[[list[Decision]], None] | None = None,
+) -> RefundGuard:
+    """Decide every refund a `Runner` reads; write each decision to `out` and `sink`.
+
+    Chains any `on_step` already set. The guard's state is not part of the engine's
+    checkpoint: a resumed run decides the refunds after the resume point from the
+    records after it.
+    """
+    guard = guard_for(runner, policy)
+    previous = runner.on_step
+
+    def on_step(step: Any) -> None:
+        if previous is not None:
+            previous(step)
+        decisions = guard.process(step.records)
+        if not decisions:
+            return
+        if out is not None:
+            out.write("".join(json.dumps(d.output(), ensure_ascii=False) + "\n" for d in decisions))
+        if sink is not None:
+            sink(decisions)
+
+    runner.on_step = on_step
+    return guard
+
+
+def replay_decisions(
+    events: Path,
+    policy: Policy,
+    rates: Path | None = None,
+    batch_bytes: int = 8 << 20,
+) -> tuple[list[Decision], RefundGuard]:
+    """Every decision a policy makes over an events file (a throwaway engine state)."""
+    from warroom.runner import Runner, RunOptions
+
+    decisions: list[Decision] = []
+    with tempfile.TemporaryDirectory(prefix="warroom-refunds-") as tmp:
+        opts = RunOptions(
+            events=str(events),
+            data_dir=Path(tmp),
+            rates=rates,
+            batch_bytes=batch_bytes,
+            flush_at_end=False,
+            checkpoint_seconds=1e9,
+        )
+        runner = Runner(opts)
+        guard = attach(runner, policy, sink=decisions.extend)
+        runner.run()
+        runner.store.engine.dispose()
+    return decisions, guard
+
+
+def attach_run(
+    runner: Any, decisions_out: Path | None, policy_path: Path | None = None
+) -> RefundGuard:
+    """`warroom run --decisions-out` (and a server, with no file): decisions to an NDJSON
+    file (rewritten from the start) and to the review queue in the run's store."""
+    from warroom.guards.refunds.policy import load_policy
+    from warroom.guards.refunds.queue import ReviewQueue
+
+    policy = load_policy(policy_path)
+    queue = ReviewQueue(runner.store.engine)
+    fh = None
+    if decisions_out is not None:
+        fh = open(decisions_out, "w", encoding="utf-8")  # noqa: SIM115 - lives with the run
+    guard: RefundGuard | None = None
+
+    def sink(decisions: list[Decision]) -> None:
+        if fh is not None:
+            fh.flush()  # a decision on disk before it is in the queue
+        assert guard is not None
+        queue.record(decisions, policy=policy.name, orders_seen=len(guard.book.orders))
+
+    guard = attach(runner, policy, out=fh, sink=sink)
+    return guard
