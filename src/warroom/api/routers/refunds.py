@@ -47,7 +47,7 @@ async def queue_list(
     request: Request,
     status: Status | None = "pending",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> dict[str, Any]:
     """Held refunds (riskiest first) with their reasons and signals."""
     queue = _queue(request)
