@@ -93,8 +93,13 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray, cap: float) -> flo
 class MarketBaseline:
     """Holt on log(1 + count): level and trend, or a given curve scaled to today."""
 
-    def __init__(self, alpha: float = 0.3, beta: float = 0.05, curve: Curve | None = None) -> None:
+    def __init__(
+        self, alpha: float = 0.3, beta: float = 0.05, curve: Curve | None = None, clip: float = 1.0
+    ) -> None:
         self.alpha, self.beta, self.curve = alpha, beta, curve
+        # largest log error one second may teach (outside a planned jump): on log(1 + x)
+        # an empty second is a huge error, and one must not drag the level to a third
+        self.clip = clip
         self.level: float | None = None
         self.trend = 0.0
         self.ratio: float | None = None  # today's level / the curve's
@@ -121,7 +126,9 @@ class MarketBaseline:
             return
         a = 0.9 if fast else self.alpha  # inside a planned jump: follow it
         prev = self.level
-        self.level = a * y + (1 - a) * (self.level + self.trend)
+        pred = self.level + self.trend
+        err = y - pred if fast else float(np.clip(y - pred, -self.clip, self.clip))
+        self.level = pred + a * err
         self.trend = self.beta * (self.level - prev) + (1 - self.beta) * self.trend
 
 

@@ -90,8 +90,9 @@ def _overlaps(alert_scope: dict[str, str], label_scope: dict[str, str]) -> bool:
 def score(
     alerts: list[Alert], labels: list[dict], start: int, end: int, plan: Plan, close: int
 ) -> Report:
-    """`close`: the last second with orders, when the (compressed) sale day ends; a
-    whole-market drop there is the schedule, reported apart and not counted false."""
+    """`close`: the last second with orders, when the (compressed) sale day ends. Every
+    alert no labelled incident explains is false; whole-market alerts at the close are
+    also listed apart (`at_close`), as they tell the input's end from a collapse."""
     firing = sorted((a for a in alerts if a.state == "firing"), key=lambda a: a.ts)
     findings, explained = [], set()
     for lab in labels:
@@ -111,9 +112,8 @@ def score(
                 first.scope if first else None,
             )
         )
-    at_close = [a for a in firing if not a.scope and a.ts >= close - 5_000]
-    explained.update(a.id for a in at_close)
     false = [a for a in firing if a.id not in explained]
+    at_close = [a for a in false if not a.scope and a.ts >= close - 5_000]
     surge = [a for a in false if plan.planned(a.ts - 1000)]
     report = Report(findings, false, surge, max(end - start, 1) / 3_600_000, alerts)
     report.at_close = at_close

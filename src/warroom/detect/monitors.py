@@ -12,6 +12,9 @@ from warroom.detect.counts import BinomialCusum, DropToZero, PoissonCusum
 
 _KEEP = 0.7  # memory of the deviation used by root cause (a few seconds)
 _SHOW = 0.5  # memory of the observed/expected values reported in alerts
+# Memory of the residual sums that measure dispersion over a few seconds: the CUSUM
+# adds seconds up, so what matters is the noise of sums, not of single seconds.
+_BLOCK = 0.7
 
 
 @dataclass
@@ -41,25 +44,33 @@ class CountMonitor:
         self.share, self.market = ShareBaseline(), MarketBaseline()
         self.dev = self.ew_x = self.ew_mu = np.zeros(0)
         self.r2 = np.zeros(0)  # EW squared Pearson residual: the series' dispersion
+        # The same over EW sums of a few seconds. A visit count is ~10 pages per
+        # shopper spread over 3 s, so neighbouring seconds move together: one
+        # second's dispersion understates how far a 5-second run can stray.
+        self.res_sum = self.mu_sum = np.zeros(0)
+        self.r2_block = np.zeros(0)
 
     def resize(self, n: int) -> None:
         self.cusum.resize(n)
         self.zero.resize(n)
         self.share.resize(n)
         grow = max(0, n - len(self.dev))
-        self.dev, self.ew_x, self.ew_mu = (
-            np.concatenate([a, np.zeros(grow)]) for a in (self.dev, self.ew_x, self.ew_mu)
+        self.dev, self.ew_x, self.ew_mu, self.res_sum, self.mu_sum = (
+            np.concatenate([a, np.zeros(grow)])
+            for a in (self.dev, self.ew_x, self.ew_mu, self.res_sum, self.mu_sum)
         )
         # a new series is assumed bursty until it shows otherwise
         self.r2 = np.concatenate([self.r2, np.full(grow, self.prior_dispersion)])
+        self.r2_block = np.concatenate([self.r2_block, np.full(grow, self.prior_dispersion)])
 
     def dispersion(self, mu: np.ndarray) -> np.ndarray:
         """Overdispersion of each series (real counts are burstier than Poisson): its
         own estimate, or the metric's median when that is larger (a young series has
         seen too little to claim it is calmer than its peers)."""
+        own = np.maximum(self.r2, self.r2_block)
         big = mu >= 1
-        pooled = float(np.median(self.r2[big])) if big.any() else 1.0
-        return np.maximum(np.maximum(1.0, pooled), self.r2)
+        pooled = float(np.median(own[big])) if big.any() else 1.0
+        return np.maximum(np.maximum(1.0, pooled), own)
 
     def step(
         self,
@@ -69,9 +80,11 @@ class CountMonitor:
         planned: bool,
         groups: dict,
         moved: list[int] | None = None,
+        hold: bool = False,
     ) -> Tick:
         """`moved`: series with an open alert; their excess is kept out of what the
-        market's baseline learns, so an incident does not become the market's norm."""
+        market's baseline learns, so an incident does not become the market's norm.
+        `hold`: the market's own drop is being held (pipeline); its baseline waits."""
         x = cols[self.column]
         m = float(x[root])
         mu, rel = self.share.expected(x, m, groups)
@@ -96,9 +109,19 @@ class CountMonitor:
         quiet = (score < 0.25) & (mu >= 0.5)
         resid = (x - mu) ** 2 / np.maximum(mu, 0.5) / est
         self.r2 = np.where(quiet, 0.98 * self.r2 + 0.02 * np.minimum(resid, 50.0), self.r2)
+        # EW sums of iid Poisson residuals have E[sum^2] = sum(mu) / (1 + _BLOCK):
+        # the factor makes r2_block 1 for Poisson noise, larger for clustered counts
+        # restarted after a move, so an incident's residue is not learnt as noise
+        self.res_sum = np.where(quiet, _BLOCK * self.res_sum + (x - mu), 0.0)
+        self.mu_sum = np.where(quiet, _BLOCK * self.mu_sum + mu, 0.0)
+        block = (1 + _BLOCK) * self.res_sum**2 / np.maximum(self.mu_sum, 0.5) / est
+        self.r2_block = np.where(
+            quiet, 0.98 * self.r2_block + 0.02 * np.minimum(block, 50.0), self.r2_block
+        )
         self.share.learn(x, m, frozen=score >= 0.25)
         excess = sum(float(x[i] - mu[i]) for i in (moved or []) if i != root and mu[i] > 0)
-        self.market.learn(max(m - excess, 0.0), ts, fast=planned)
+        if not hold:
+            self.market.learn(max(m - excess, 0.0), ts, fast=planned)
         return Tick(score, direction, self.dev.copy(), self.ew_x.copy(), self.ew_mu.copy())
 
 
@@ -126,6 +149,7 @@ class RatioMonitor:
         planned: bool,
         groups: dict,
         moved: list[int] | None = None,
+        hold: bool = False,
     ) -> Tick:
         t = cols[self.den]
         s = np.minimum(cols[self.num], t)

@@ -3,14 +3,17 @@
 Per second: every series of every watched metric is scored at once (monitors.py);
 slices that alarm are mapped to the scope that explains them (rootcause.py); one
 alert opens per (metric, explaining scope, direction) and resolves, with the same
-id, when that series is quiet again. Nothing reads the wall clock, so a replay
-writes the same alerts every time.
+id, when that series is quiet again. A slice whose move an open alert explains may
+alert on its own only once it has been quiet again; a whole-market drop of a count
+is told only once the input has gone on `market_hold_ms` after it (or when it
+recovers), since until then it looks the same as the input ending. Nothing reads
+the wall clock, so a replay writes the same alerts every time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -19,7 +22,7 @@ from warroom.alerts.model import Alert, alert_id, scope_text
 from warroom.detect.baseline import Curve, Plan
 from warroom.detect.monitors import CountMonitor, RatioMonitor, Tick
 from warroom.detect.protocol import ALARM
-from warroom.detect.rootcause import Candidate, comoves, covers, explain_all
+from warroom.detect.rootcause import Candidate, comoves, covers, explain_all, related
 from warroom.detect.series_index import SeriesIndex
 from warroom.engine.cube import GSETS
 
@@ -60,6 +63,11 @@ class WatchConfig:
     resolve_after: int = 3  # quiet seconds before an alert resolves
     max_gap_s: int = 600  # empty seconds filled with zeros between cells
     comove_ms: int = 60_000  # a disjoint slice moving this soon after an alert: same move
+    # A whole-market drop is told only once the input has gone on this long after it:
+    # until then it cannot be told from the input ending (a replay's last orders and
+    # visits, with payments still trailing in for seconds). A dip that recovers sooner
+    # is told when it recovers; one still held when the input ends is not told.
+    market_hold_ms: int = 30_000
     plan: Plan | None = None  # default: the Double-11 00:00 surge
     curves: dict[str, Curve] = field(default_factory=dict)  # metric -> rehearsal curve
 
@@ -78,6 +86,11 @@ class Watch:
             if isinstance(mon, CountMonitor):
                 mon.market.curve = curve  # last year's shape instead of Holt's
         self.open: dict[tuple[str, int, int], Open] = {}  # (metric, series, direction)
+        # (metric, direction) -> series whose alarm an open alert already explains;
+        # they may alert on their own only after their score has fallen back below
+        # `elevated` (hysteresis): the tail of an explained move is not a new move
+        self.spent: dict[tuple[str, int], np.ndarray] = {}
+        self.held: dict[str, Alert] = {}  # metric -> a whole-market drop, as first seen
         self.last_win: int | None = None
         self.first_win: int | None = None
         self.last_order_win: int | None = None  # for evaluation: when the sale closed
@@ -128,8 +141,9 @@ class Watch:
         ts = win + SECOND  # the second is known when it ends
         for metric, mon in self.monitors.items():
             moved = [o.series for (m, _, _), o in self.open.items() if m == metric]
-            tick = mon.step(cols, root, win, planned, self._groups(), moved)
-            self._resolve(metric, tick, ts)
+            held = metric in self.held
+            tick = mon.step(cols, root, win, planned, self._groups(), moved, hold=held)
+            self._resolve(metric, tick, ts, root)
             self._fire(metric, tick, ts, root)
         if self.on_second is not None:
             self.on_second(ts)
@@ -161,13 +175,15 @@ class Watch:
     def _fire(self, metric: str, tick: Tick, ts: int, root: int) -> None:
         w = WATCHED[metric]
         eligible = ~self.index.unknown
+        n = len(tick.score)
         for d in w.directions:
             dev = d * tick.deviation
             same = eligible & (tick.direction == d) & (dev > 0)
-            trig = np.flatnonzero(same & (tick.score >= ALARM) & (dev >= w.min_effect))
-            if len(trig) == 0:
-                continue
-            pool = np.flatnonzero(same & (tick.score >= self.config.elevated))
+            up = same & (tick.score >= self.config.elevated)
+            spent = self.spent.get((metric, d), np.zeros(0, dtype=bool))
+            spent = np.concatenate([spent, np.zeros(n - len(spent), dtype=bool)]) & up
+            self.spent[(metric, d)] = spent
+            pool = np.flatnonzero(up)
             cands = {
                 i: Candidate(int(i), self.index.scopes[i], float(dev[i]), float(tick.score[i]))
                 for i in pool
@@ -182,6 +198,12 @@ class Watch:
                 for c in opened
                 if ts - self.open[(metric, c.index, d)].alert.ts <= self.config.comove_ms
             ]
+            for c in cands.values():
+                if not spent[c.index] and self._explained(c, opened, recent):
+                    spent[c.index] = True
+            trig = np.flatnonzero(same & (tick.score >= ALARM) & (dev >= w.min_effect) & ~spent)
+            if len(trig) == 0:
+                continue
             fresh = [cands[i] for i in trig if not any(covers(o, cands[i]) for o in opened)]
             if not fresh:
                 continue
@@ -193,13 +215,41 @@ class Watch:
                     continue
                 if any(comoves(o, c) and not self._finer(c, o) for o in recent):
                     continue
+                counts = isinstance(self.monitors[metric], CountMonitor)
+                if not c.scope and d < 0 and counts:  # held: the input may be ending
+                    self.held.setdefault(metric, self._alert(metric, c.index, d, tick, ts))
+                    continue
                 alert = self._alert(metric, c.index, d, tick, ts)
                 self.open[(metric, c.index, d)] = Open(alert, c.index)
                 opened.append(c)
                 self._emit(alert)
                 recent.append(c)
 
-    def _resolve(self, metric: str, tick: Tick, ts: int) -> None:
+    def _explained(self, c: Candidate, opened: list[Candidate], recent: list[Candidate]) -> bool:
+        """An open alert stands for c's move: c is its parent or child, or moved with it
+        from a disjoint dimension. (An overlapping slice is not: which of two overlaps
+        is the scope depends on which moved more, so it is judged afresh each second.)"""
+        if any(o.index != c.index and related(o.scope, c.scope) for o in opened):
+            return True
+        return any(comoves(o, c) and not self._finer(c, o) for o in recent)
+
+    def _resolve(self, metric: str, tick: Tick, ts: int, root: int) -> None:
+        first = self.held.get(metric)
+        if first is not None:
+            quiet = tick.score[root] < self.config.resolve_below or tick.direction[root] > 0
+            if quiet and tick.observed[root] >= 0.5 * first.expected:
+                # recovered within the hold: the input went on, so it was a dip; told
+                # now, as first seen, with its end
+                del self.held[metric]
+                alert = replace(first, ts=ts, id=alert_id(metric, first.scope, "drop", ts))
+                self._emit(alert)
+                self._emit(alert.resolved(ts, _num(tick.observed[root]), _num(tick.expected[root])))
+            elif ts - first.ts >= self.config.market_hold_ms:
+                # the input went on for the hold and the market did not: a collapse
+                del self.held[metric]
+                alert = self._alert(metric, root, -1, tick, ts)
+                self.open[(metric, root, -1)] = Open(alert, root)
+                self._emit(alert)
         for key, o in list(self.open.items()):
             if key[0] != metric:
                 continue
