@@ -107,7 +107,12 @@ class AlertBook:
     # -- the service (API and ticker) ---------------------------------------------------
     @_locked
     def list_alerts(
-        self, *, state: str | None = None, limit: int = 100, include_muted: bool = True
+        self,
+        *,
+        state: str | None = None,
+        limit: int = 100,
+        include_muted: bool = True,
+        source: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first: the OUTPUTS.md record plus first_ts, acked_by, owner, muted."""
         if state not in (None, "firing", "resolved"):
@@ -117,6 +122,8 @@ class AlertBook:
         for r in rows:
             if state is not None and r["state"] != state:
                 continue
+            if source is not None and json.loads(r["record"]).get("source") != source:
+                continue
             view = self._view(r)
             if include_muted or not view["muted"]:
                 out.append(view)
@@ -125,7 +132,31 @@ class AlertBook:
         return out
 
     def recent(self, *, limit: int, state: str | None = None) -> list[dict[str, Any]]:
-        return self.list_alerts(state=state, limit=limit)
+        """The wall's ticker: a silenced (or inhibited) alert leaves the big screen too."""
+        return self.list_alerts(state=state, limit=limit, include_muted=False)
+
+    @_locked
+    def get(self, *, alert_id: str) -> dict[str, Any]:
+        """One alert's view; NotFound if there is none."""
+        row = self.rows.get(alert_id)
+        if row is None:
+            raise NotFound(f"alert_id: no alert {alert_id!r}")
+        return self._view(row)
+
+    @_locked
+    def groups(self) -> list[dict[str, Any]]:
+        """The dispatcher's groups: what is waiting to be (re-)notified, and when it last was."""
+        return [
+            {
+                "key": key,
+                "receiver": g.route.receiver,
+                "labels": dict(g.labels),
+                "alerts": sorted(g.alerts),
+                "created": g.created,
+                "last_sent": g.last_sent,
+            }
+            for key, g in sorted(self.dispatcher.groups.items())
+        ]
 
     @_locked
     def acknowledge(self, *, alert_id: str, actor: str) -> bool:

@@ -1,7 +1,7 @@
 """The seam to the watch (src/warroom/alerts): what the API needs from an alert store.
 
-Until the watch exists the server uses `NoAlerts`; the watch plugs in an object with the
-same two methods (OUTPUTS.md alert records, newest first).
+The server plugs in the watch's `AlertBook` (api/watch.py); `NoAlerts` is for an API without it;
+both have these two methods (OUTPUTS.md alert records, newest first).
 """
 
 from __future__ import annotations

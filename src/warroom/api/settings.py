@@ -23,3 +23,6 @@ class ServeSettings:
     rates: Path | None = None
     catalog: Path | None = None
     speed: float = 10.0
+    # the watch's routes, receivers and inhibit rules (alerts/config.py); None: the book
+    # and the wall only, no notifications
+    alerts_config: Path | None = None

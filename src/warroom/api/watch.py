@@ -1,0 +1,155 @@
+"""The watch inside the server: finalised seconds in, alerts in the book, notifications out.
+
+The writer thread (api/pipeline.py) must stay fast, so its on_step hook only queues
+the step's finalised 1-second cells (still coded). A thread of its own labels them,
+runs the watch (detect/pipeline.py) and feeds the alert book, whose `tick` hands what
+grouping says is due to a third thread that sends it (with retries: a slow receiver
+delays neither ingest, nor the watch, nor the API, which all share the book's lock).
+Everything runs in event time, as in `warroom run --alerts-out`.
+
+After a restart the book (alerts, history, silences) and the notification log come
+back from the store; the watch's baselines start cold, from the checkpoint on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from warroom.alerts.config import AlertsConfig, load
+from warroom.alerts.dispatch import Batch, Route
+from warroom.alerts.service import AlertBook
+from warroom.detect.pipeline import Watch, WatchConfig
+from warroom.engine.engine import SECOND, StepResult
+from warroom.notify.nflog import NotificationLog
+from warroom.notify.sender import Sender
+from warroom.runner import Runner
+
+log = logging.getLogger("warroom.watch")
+_STOP = object()
+# without --alerts-config: group by alert name and scope, notify nobody (book and wall only)
+DEFAULT_ROUTE = Route("default", group_by=("alertname", "region", "method"))
+
+
+class ServerWatch:
+    def __init__(
+        self,
+        runner: Runner,
+        config: AlertsConfig | None = None,
+        watch_config: WatchConfig | None = None,
+    ) -> None:
+        self.runner = runner
+        engine = runner.store.engine
+        self.config = config
+        self.sender: Sender | None = None
+        if config is not None:
+            self.sender = Sender(config.receivers, NotificationLog(engine), attempts=4)
+        self.book = AlertBook(
+            engine,
+            config.routes if config else [DEFAULT_ROUTE],
+            config.inhibit_rules if config else None,
+            on_batch=self._send,
+        )
+        self.watch = Watch(self.book.ingest, watch_config or WatchConfig(), self.book.tick)  # type: ignore[arg-type]
+        self.steps: queue.Queue[Any] = queue.Queue()
+        self.batches: queue.Queue[Any] = queue.Queue()
+        self.submitted = 0  # steps queued (by the writer thread)
+        self.processed = 0  # steps the watch has judged (tests wait on it)
+        self.failed = 0
+        self.outcomes: deque[dict[str, Any]] = deque(maxlen=500)
+        self._threads = [
+            threading.Thread(target=self._loop, name="warroom-watch", daemon=True),
+            threading.Thread(target=self._notify_loop, name="warroom-notify", daemon=True),
+        ]
+
+    @classmethod
+    def from_file(cls, runner: Runner, path: Path | None) -> ServerWatch:
+        return cls(runner, load(path) if path is not None else None)
+
+    def attach(self) -> None:
+        """Chain onto the runner's on_step (as `detect.pipeline.attach` does)."""
+        previous = self.runner.on_step
+
+        def on_step(step: StepResult) -> None:
+            if previous is not None:
+                previous(step)
+            cells = step.cells.get(SECOND)
+            if cells is not None and cells.height:
+                self.submitted += 1
+                self.steps.put(cells)  # labelled and judged on the watch's own thread
+
+        self.runner.on_step = on_step
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        for t, q in zip(self._threads, (self.steps, self.batches), strict=True):
+            if t.is_alive():
+                q.put(_STOP)
+                t.join(timeout=30)
+
+    def idle(self) -> bool:
+        """Every queued step judged and every due notification sent."""
+        return self.processed >= self.submitted and self.batches.unfinished_tasks == 0
+
+    def _loop(self) -> None:
+        while True:
+            item = self.steps.get()
+            if item is _STOP:
+                return
+            try:
+                self.process(item)
+            except Exception:  # one bad second must not end the watch
+                self.failed += 1
+                log.exception("the watch failed on a step")
+            finally:
+                self.processed += 1
+
+    def process(self, cells: pl.DataFrame) -> None:
+        # labels only grow (append-only dictionaries), so labelling here, off the
+        # writer thread, sees every code these finalised cells carry
+        self.watch.process(self.runner.engine.label(cells))
+
+    def _send(self, batch: Batch) -> None:
+        if self.sender is not None:
+            self.batches.put(batch)  # called under the book's lock: never send here
+
+    def _notify_loop(self) -> None:
+        while True:
+            batch = self.batches.get()
+            try:
+                if batch is _STOP:
+                    return
+                self._deliver(batch)
+            except Exception:
+                log.exception("sending a notification failed")
+            finally:
+                self.batches.task_done()
+
+    def _deliver(self, batch: Batch) -> None:
+        assert self.sender is not None
+        for o in self.sender(batch):
+            self.outcomes.append(
+                {
+                    "ts": batch.ts,
+                    "receiver": batch.receiver,
+                    "group": batch.group_labels,
+                    "alerts": [{"id": a.id, "state": a.state} for a in batch.alerts],
+                    **asdict(o),
+                }
+            )
+        self.sender.outcomes.clear()  # kept here, bounded, instead
+
+    def notifications(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest delivery outcomes of this process, newest first (the notification
+        log in the store is what prevents re-sends after a restart)."""
+        return list(self.outcomes)[::-1][:limit]
