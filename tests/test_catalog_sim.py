@@ -114,7 +114,9 @@ def test_the_commands_end_to_end(one_day: Path, tmp_path: Path) -> None:
     assert notified == set(labels["sku_scramble"]["entities"]["merchants"]) | set(
         labels["price_error"]["entities"]["merchants"]
     )
-    assert cli.invoke(app, ["catalog", "respond", "--data", str(data)]).exit_code == 2
+    real = cli.invoke(app, ["catalog", "respond", "--data", str(data), "--json", "--by", "oncall"])
+    assert real.exit_code == 0, real.output
+    assert json.loads(real.stdout)["actions"] == actions  # the dry run listed what it did
     missing = cli.invoke(app, ["catalog", "blast", "--data", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and not (tmp_path / "nope").exists()
     out = tmp_path / "csv"

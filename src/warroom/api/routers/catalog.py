@@ -12,7 +12,8 @@ from fastapi.responses import PlainTextResponse
 
 from warroom.api.errors import ApiError
 from warroom.api.security import require
-from warroom.guards.catalog import respond
+from warroom.command.service import Command
+from warroom.guards.catalog import execute, respond
 from warroom.guards.catalog.store import CatalogStore
 
 router = APIRouter(
@@ -24,6 +25,11 @@ FindingId = Annotated[str, Path(max_length=200)]
 @lru_cache(maxsize=8)
 def _store(engine: sa.Engine) -> CatalogStore:
     return CatalogStore(engine)  # creates the tables once per database
+
+
+@lru_cache(maxsize=8)
+def _command(store: CatalogStore) -> Command:
+    return execute.open_command(store)  # a dry run only reads: its clock does not matter
 
 
 def _ctx_store(request: Request) -> CatalogStore:
@@ -77,10 +83,32 @@ async def restore(request: Request, finding_id: FindingId) -> dict[str, Any]:
     return {"skus": lines}
 
 
-@router.get("/plan", summary="What the catalog plan would do now (dry run)")
+@router.get(
+    "/findings/{finding_id}/blast.csv",
+    summary="One finding's blast radius (order lines) as CSV",
+    response_class=PlainTextResponse,
+)
+async def finding_csv(request: Request, finding_id: FindingId) -> PlainTextResponse:
+    store = _ctx_store(request)
+    if await run_in_threadpool(store.finding, finding_id) is None:
+        raise ApiError(404, f"no catalog finding {finding_id!r}", field="finding_id")
+    text = await run_in_threadpool(
+        respond.blast_csv, store, _digits(request), finding_id=finding_id
+    )
+    return PlainTextResponse(text, media_type="text/csv")
+
+
+@router.get("/plan", summary="What `warroom catalog respond` would do now (dry run)")
 async def plan(request: Request, finding: str | None = None) -> dict[str, Any]:
     store = _ctx_store(request)
-    return await run_in_threadpool(respond.plan, store, finding, _digits(request))
+    command = _command(store)
+
+    def dry_run() -> dict[str, Any]:
+        return execute.respond(
+            store, command, apply=False, by="api", finding_id=finding, base_digits=_digits(request)
+        )
+
+    return await run_in_threadpool(dry_run)
 
 
 @router.get(

@@ -20,16 +20,27 @@ def attach(
     alerts_out: IO[str] | None = None,
     config: GuardConfig | None = None,
     persist_seconds: float = 2.0,
+    on_alert: Callable[[Alert], None] | None = None,
 ) -> CatalogGuard:
     """Feed a `Runner`'s steps to a new guard; findings are saved in the runner's store
-    (every `persist_seconds` of wall time and at the end) and alerts written as NDJSON.
+    (every `persist_seconds` of wall time, at once after a step that fired or resolved
+    an alert, and at the end) and alerts written as NDJSON and/or given to `on_alert`.
 
     The guard's state is not part of the runner's checkpoint: on a resumed run it is
     rebuilt by replaying the input before the checkpoint (`replay_prefix`).
     """
     snapshot = Snapshot.load(catalog, runner.rates)
-    log: Callable[[Alert], None] | None = AlertLog(alerts_out) if alerts_out else None
-    guard = CatalogGuard(snapshot, config, on_alert=log)
+    log = AlertLog(alerts_out) if alerts_out else None
+    sent = [0]  # alerts since the last save: a new or resolved finding is saved at once
+
+    def alert(a: Alert) -> None:
+        sent[0] += 1
+        if log is not None:
+            log(a)
+        if on_alert is not None:
+            on_alert(a)
+
+    guard = CatalogGuard(snapshot, config, on_alert=alert)
     replay_prefix(runner, guard)
     store = CatalogStore(runner.store.engine)
     previous = runner.on_step
@@ -39,13 +50,20 @@ def attach(
         if previous is not None:
             previous(step)
         guard.step(step.records, step.sku_changes)
-        if time.monotonic() - last[0] >= persist_seconds:
+        if sent[0] or time.monotonic() - last[0] >= persist_seconds:
             store.save(guard.findings, snapshot.rates.base_digits)
-            last[0] = time.monotonic()
+            last[0], sent[0] = time.monotonic(), 0
 
     runner.on_step = on_step
     runner.catalog_guard = guard
     return guard
+
+
+def save(runner: Any, guard: CatalogGuard) -> int:
+    """Save the findings changed since the last save (at the end of a run or a server)."""
+    return CatalogStore(runner.store.engine).save(
+        guard.findings, guard.state.snap.rates.base_digits
+    )
 
 
 def replay_prefix(runner: Any, guard: CatalogGuard) -> int:

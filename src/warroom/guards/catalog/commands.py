@@ -113,21 +113,75 @@ def restore(
         out.write_text(text)
 
 
+ByOpt = Annotated[
+    str, typer.Option("--by", help="Who responds (recorded in the audit chain).", envvar="USER")
+]
+IncidentOpt = Annotated[
+    int | None, typer.Option("--incident", help="Also on this incident's timeline.")
+]
+
+
 @catalog_app.command()
 def respond(
     data: DataOpt,
+    by: ByOpt = "unknown",
     finding: FindingOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the actions only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Actions as JSON.")] = False,
+    incident: IncidentOpt = None,
 ) -> None:
-    """The catalog plan for open findings: hold, notify, release when fixed."""
+    """The catalog plan for open findings: hold shipping of their unshipped orders,
+    notify each merchant (its SKUs and restore values); `release` when fixed."""
+    from warroom.guards.catalog import execute
     from warroom.guards.catalog import respond as plans
 
-    if not dry_run:
-        typer.echo("the command layer is not built yet: use --dry-run", err=True)
-        raise typer.Exit(2)
-    doc = plans.plan(_store(data), finding, _digits(data))
+    store = _store(data)
+    doc = execute.respond(
+        store,
+        execute.open_command(store),
+        apply=not dry_run,
+        by=by,
+        finding_id=finding,
+        base_digits=_digits(data),
+        incident_id=incident,
+    )
     sys.stdout.write(json.dumps(doc, indent=1) + "\n" if as_json else plans.plan_text(doc))
+
+
+@catalog_app.command()
+def release(
+    data: DataOpt,
+    by: ByOpt = "unknown",
+    finding: FindingOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also findings not yet fixed (still firing).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what it would release.")
+    ] = False,
+    incident: IncidentOpt = None,
+) -> None:
+    """Release the shipping holds of the findings fixed since `respond` (resolved)."""
+    from warroom.guards.catalog import execute
+
+    store = _store(data)
+    doc = execute.release(
+        store,
+        execute.open_command(store),
+        apply=not dry_run,
+        by=by,
+        finding_id=finding,
+        force=force,
+        incident_id=incident,
+    )
+    verb = "would release" if dry_run else "released"
+    for f in doc["findings"]:
+        if f["released"]:
+            typer.echo(f"{f['finding']}: {verb} {len(f['released'])} orders")
+        else:
+            typer.echo(f"{f['finding']}: not fixed yet, {len(f['held'])} orders stay held")
+    if not doc["findings"]:
+        typer.echo("nothing to release: no held orders", err=True)
 
 
 @catalog_app.command(name="eval")

@@ -2,8 +2,9 @@
 
 The plan is what the command layer will run: hold shipping of the affected orders not
 yet shipped, notify each merchant with its SKUs and their restore values, release the
-holds when the guard sees the SKUs back at the snapshot (the alert resolves). Until
-that layer exists, `plan` only describes the actions (`warroom catalog respond --dry-run`).
+holds when the guard sees the SKUs back at the snapshot (the alert resolves). For
+the API's `/plan` this module's `plan` describes the actions; `execute.py` runs them
+through the command layer (`warroom catalog respond`, `--dry-run` to list them).
 """
 
 from __future__ import annotations
@@ -128,16 +129,28 @@ def plan_text(doc: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"RELEASE {len(a['orders'])} orders of {a['finding']} when fixed")
+    if lines and doc.get("dry_run") is False:  # the real run: say it was done
+        lines.insert(0, "done (command layer, audited):")
     return "\n".join(lines) + ("\n" if lines else "nothing to do: no open catalog finding\n")
 
 
 def merchant_csv(store: CatalogStore, merchant: str, base_digits: int = 2) -> str:
     """The blast radius of one merchant: one row per order line on its affected SKUs."""
+    return blast_csv(store, base_digits, merchant=merchant)
+
+
+def blast_csv(
+    store: CatalogStore,
+    base_digits: int = 2,
+    merchant: str | None = None,
+    finding_id: str | None = None,
+) -> str:
+    """Order lines of the blast radius (of a merchant and/or a finding) as CSV."""
     kinds = {f["id"]: f["kind"] for f in store.findings()}
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_FIELDS)
-    for o in store.orders(merchant=merchant):
+    for o in store.orders(finding_id, merchant=merchant):
         out.writerow(
             [
                 o["finding_id"],

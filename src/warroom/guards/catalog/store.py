@@ -114,6 +114,15 @@ class CatalogStore:
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]
 
+    def order_counts(self) -> dict[str, tuple[int, int]]:
+        """Per finding: (orders shipped, orders not shipped), distinct orders."""
+        t = orders_t.c
+        shipped = sa.func.count(sa.distinct(sa.case((t.shipped.is_not(None), t.order_id))))
+        waiting = sa.func.count(sa.distinct(sa.case((t.shipped.is_(None), t.order_id))))
+        q = sa.select(t.finding_id, shipped, waiting).group_by(t.finding_id)
+        with self.engine.connect() as c:
+            return {f: (int(s), int(w)) for f, s, w in c.execute(q)}
+
 
 def _finding_row(f: Finding, base_digits: int) -> dict[str, Any]:
     alert = f.alert(base_digits)
