@@ -107,3 +107,19 @@ def test_paused_campaign_shows_paused_and_is_not_judged(tmp_path: Path) -> None:
     p = {x.campaign.id: x for x in got}["c-01"]
     assert p.to_json()["paused"] is True and p.behind() is True
     assert BehindPlanWatch().step(got) == []
+
+
+def test_the_server_card_refresh_sends_behind_plan_alerts_to_the_alert_book(
+    store: Store,
+) -> None:
+    from warroom.alerts.service import AlertBook
+    from warroom.campaigns.model import parse_file
+    from warroom.campaigns.service import CampaignBook, _refresh
+
+    book = CampaignBook(store)
+    book.replace_all(parse_file(CAMPAIGNS_YAML))
+    alerts = AlertBook(store.engine)
+    _refresh(book, T0 + 180_000, alerts.ingest)
+    (shown,) = [a for a in alerts.recent(limit=10) if a["scope"] == {"campaign": "c-01"}]
+    assert shown["state"] == "firing" and shown["metric"] == "gmv"
+    assert [c["id"] for c in book.cards if c["behind"]] == ["c-01"]

@@ -6,11 +6,13 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from warroom.alerts.model import Alert
 from warroom.campaigns.model import Campaign, CampaignFile, Clock, Compression, load_file
 from warroom.campaigns.progress import Progress, evaluate
 from warroom.store.db import Store
@@ -39,6 +41,7 @@ class CampaignBook:
         self.cards: list[dict[str, Any]] = []  # the wall's, refreshed off the event loop
         self.cards_at = float("-inf")
         self.refreshing = False
+        self.behind = BehindPlanWatch()  # the server's: its alerts go to the alert book
         raw = store.get_meta(META_KEY)
         self.file = (
             CampaignFile.model_validate(json.loads(raw)) if raw else CampaignFile(campaigns=[])
@@ -160,13 +163,20 @@ def wall_cards(ctx: Any, max_age: float = 5.0) -> list[dict[str, Any]]:
     if stale and not book.refreshing:
         book.refreshing = True
         now = int(ctx.wall.event_time) + 1000 if ctx.wall.event_time else None
-        threading.Thread(target=_refresh, args=(book, now), daemon=True).start()
+        sink = getattr(getattr(ctx, "alerts", None), "ingest", None)
+        threading.Thread(target=_refresh, args=(book, now, sink), daemon=True).start()
     return book.cards
 
 
-def _refresh(book: CampaignBook, now: int | None) -> None:
+def _refresh(
+    book: CampaignBook, now: int | None, sink: Callable[[Alert], object] | None = None
+) -> None:
     try:
-        book.cards = [card(p) for p in book.progress(now)]
+        progress = book.progress(now)
+        book.cards = [card(p) for p in progress]
+        if sink is not None:  # behind plan: on the ticker, routed and notified like any alert
+            for record in book.behind.step(progress):
+                sink(Alert(**record))
     except Exception:  # a card must never take the wall's stream down
         log.exception("campaign cards failed")
     finally:
