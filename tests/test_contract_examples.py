@@ -67,23 +67,33 @@ def test_money_is_exact_in_the_base_currency(rates: RatesTable) -> None:
 
 def test_wrong_json_types_name_the_field(rates: RatesTable) -> None:
     cases = [
-        (b'{"type":"visit","id":"a","ts":1,"user_id":5,"region":"CN-ZJ","country":"CN",'
-         b'"channel":"app","page":"home"}',
-         "visit.user_id must be a string of 1 to 128 characters"),
-        (b'{"type":"payment","id":"a","ts":1,"order_id":"o","user_id":"u","status":"failed",'
-         b'"method":"card","amount":1,"currency":"CNY","latency_ms":-1}',
-         "payment.latency_ms must be an integer >= 0"),
-        (b'{"type":"order","id":"a","ts":1,"order_id":"o","user_id":"u","merchant_id":"m",'
-         b'"item_id":"i","sku_id":"s","category":"c","region":"Zhejiang","country":"CN",'
-         b'"channel":"app","quantity":1,"unit_price":1,"currency":"CNY"}',
-         "order.region must be an ISO 3166-2 code like CN-ZJ"),
-        (b'{"type":"order","id":"a","ts":1,"order_id":"o","user_id":"u","merchant_id":"m",'
-         b'"item_id":"i","sku_id":"s","category":"c","region":"CN-ZJ","country":"CN",'
-         b'"channel":"app","quantity":1,"unit_price":1,"currency":"CNY","sku_attrs":{"size":5}}',
-         "order.sku_attrs must be an object of strings"),
-        (b'{"type":"sku_change","id":"a","ts":1,"merchant_id":"m","item_id":"i","sku_id":"s",'
-         b'"actor":"x","after":{"attrs":{"color":1}}}',
-         "sku_change.after.attrs must be an object of strings"),
+        (
+            b'{"type":"visit","id":"a","ts":1,"user_id":5,"region":"CN-ZJ","country":"CN",'
+            b'"channel":"app","page":"home"}',
+            "visit.user_id must be a string of 1 to 128 characters",
+        ),
+        (
+            b'{"type":"payment","id":"a","ts":1,"order_id":"o","user_id":"u","status":"failed",'
+            b'"method":"card","amount":1,"currency":"CNY","latency_ms":-1}',
+            "payment.latency_ms must be an integer >= 0",
+        ),
+        (
+            b'{"type":"order","id":"a","ts":1,"order_id":"o","user_id":"u","merchant_id":"m",'
+            b'"item_id":"i","sku_id":"s","category":"c","region":"Zhejiang","country":"CN",'
+            b'"channel":"app","quantity":1,"unit_price":1,"currency":"CNY"}',
+            "order.region must be an ISO 3166-2 code like CN-ZJ",
+        ),
+        (
+            b'{"type":"order","id":"a","ts":1,"order_id":"o","user_id":"u","merchant_id":"m",'
+            b'"item_id":"i","sku_id":"s","category":"c","region":"CN-ZJ","country":"CN",'
+            b'"channel":"app","quantity":1,"unit_price":1,"currency":"CNY","sku_attrs":{"size":5}}',
+            "order.sku_attrs must be an object of strings",
+        ),
+        (
+            b'{"type":"sku_change","id":"a","ts":1,"merchant_id":"m","item_id":"i","sku_id":"s",'
+            b'"actor":"x","after":{"attrs":{"color":1}}}',
+            "sku_change.after.attrs must be an object of strings",
+        ),
     ]
     for line, reason in cases:
         # with a bad JSON type the whole batch takes the slow path; a good line rides along

@@ -13,7 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
+from warroom.campaigns.commands import campaigns_app
+from warroom.campaigns.commands import review as review_command
+from warroom.command.commands import audit_app, broadcast_app, plans_app
 from warroom.errors import WarroomError
+from warroom.guards.catalog.commands import catalog_app
+from warroom.guards.refunds.commands import refunds_app
 
 app = typer.Typer(
     add_completion=False,
@@ -78,6 +83,19 @@ def run(
         float, typer.Option(help="Wall seconds between checkpoints.")
     ] = 2.0,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    alerts_out: Annotated[
+        Path | None, typer.Option("--alerts-out", help="Write the watch's alerts (NDJSON).")
+    ] = None,
+    decisions_out: Annotated[
+        Path | None, typer.Option("--decisions-out", help="Write refund decisions (NDJSON).")
+    ] = None,
+    refund_policy: Annotated[
+        Path | None, typer.Option("--refund-policy", help="Refund policy (YAML).")
+    ] = None,
+    catalog_alerts_out: Annotated[
+        Path | None,
+        typer.Option("--catalog-alerts-out", help="Run the catalog guard; its alerts (NDJSON)."),
+    ] = None,
 ) -> None:
     """Replay events as fast as the machine allows; resumes from the last checkpoint."""
     from warroom.engine.config import EngineConfig
@@ -95,6 +113,19 @@ def run(
     )
     try:
         runner = Runner(opts)
+        if alerts_out is not None:
+            from warroom.detect.pipeline import attach
+
+            attach(runner, alerts_out)
+        if decisions_out is not None:
+            from warroom.guards.refunds.stream import attach_run
+
+            attach_run(runner, decisions_out, refund_policy)
+        guard = None
+        if catalog_alerts_out is not None:
+            from warroom.guards.catalog.attach import Attached
+
+            guard = Attached(runner, catalog, catalog_alerts_out)
         total = total_size(events)
         if quiet or (not err.is_terminal and total is None):
             summary = runner.run()
@@ -102,6 +133,8 @@ def run(
             with _bar("replaying", "bytes", quiet) as (progress, task):
                 progress.update(task, total=total, completed=runner.offset)
                 summary = runner.run(lambda pos, _c: progress.update(task, completed=pos))
+        if guard is not None:
+            guard.close()
     except (WarroomError, OSError) as exc:
         _fail(exc)
         return
@@ -120,6 +153,36 @@ def run(
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
     table.add_row("peak RSS", f"{summary.peak_rss_bytes / 2**20:,.0f} MiB")
     err.print(table)
+
+
+@app.command()
+def detect(
+    input: Annotated[Path, typer.Option("--input", help="CSV with a timestamp and a value.")],
+    time: Annotated[str, typer.Option("--time", help="Timestamp column (default: first).")] = "",
+    value: Annotated[str, typer.Option("--value", help="Value column (default: second).")] = "",
+) -> None:
+    """Score one series online: prints CSV timestamp,anomaly_score (0..1), one row per row."""
+    from warroom.detect.series import detect_csv
+
+    try:
+        detect_csv(input, time=time, value=value)
+    except (WarroomError, OSError) as exc:
+        _fail(exc)
+
+
+@app.command(name="eval")
+def evaluate(
+    scenario_dir: Annotated[
+        Path, typer.Option("--scenario-dir", help="A `warroom simulate` output directory.")
+    ],
+) -> None:
+    """Replay a simulated run through the watch; score its alerts against the labels."""
+    from warroom.detect.evaluate import evaluate as run_eval
+    from warroom.detect.evaluate import print_report
+
+    if not (scenario_dir / "labels.json").exists():
+        _fail(WarroomError(f"--scenario-dir: {scenario_dir} holds no labels.json"))
+    print_report(run_eval(scenario_dir), Console())
 
 
 @app.command()
@@ -212,13 +275,149 @@ def demo(
         "demo-data"
     ),
     seconds: Annotated[
-        float | None, typer.Option(help="Stop after this many wall seconds.")
+        float | None, typer.Option(help="Stop after this many wall seconds (terminal wall).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address of the wall page and API.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the wall page and API.")] = 8011,
+    terminal: Annotated[bool, typer.Option(help="The terminal wall instead of the web.")] = False,
+) -> None:
+    """Simulate Double 11 live: engine, store and the wall page at http://HOST:PORT/."""
+    from warroom.live import run_demo, run_web_demo
+
+    if terminal:
+        run_demo(workdir, minutes=minutes, rate=rate, speed=speed, stop_after=seconds)
+    else:
+        run_web_demo(workdir, minutes=minutes, rate=rate, speed=speed, host=host, port=port)
+
+
+@app.command()
+def serve(
+    data: DataOpt,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8011,
+    rates: Annotated[Path | None, typer.Option(help="Rates table (JSON) for a new state.")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog snapshot (NDJSON).")] = None,
+    open_page: Annotated[
+        bool, typer.Option("--open", help="Let requests without a token read (viewer role).")
+    ] = False,
+    max_body: Annotated[int, typer.Option(help="Largest ingest body, bytes.")] = 16 << 20,
+    ingest_rate: Annotated[
+        float, typer.Option(help="Ingest limit per token, records/s.")
+    ] = 2_000_000.0,
+    tick: Annotated[float, typer.Option(help="Seconds between live frames.")] = 1.0,
+    checkpoint_seconds: Annotated[
+        float, typer.Option(help="Wall seconds between checkpoints.")
+    ] = 2.0,
+    alerts_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--alerts-config",
+            help="The watch's routes, receivers and inhibit rules (YAML); none: no notifications.",
+        ),
     ] = None,
 ) -> None:
-    """Simulate Double 11 live and show the war room's figures as they happen."""
-    from warroom.live import run_demo
+    """Serve the API, the live stream and the wall page over the state in --data."""
+    from warroom.alerts.config import load as load_alerts_config
+    from warroom.api.server import serve as run_server
+    from warroom.api.settings import ServeSettings
 
-    run_demo(workdir, minutes=minutes, rate=rate, speed=speed, stop_after=seconds)
+    if alerts_config is not None:
+        try:
+            load_alerts_config(alerts_config)  # fail before listening, naming the field
+        except WarroomError as exc:
+            _fail(exc)
+
+    settings = ServeSettings(
+        data_dir=data,
+        host=host,
+        port=port,
+        rates=rates,
+        catalog=catalog,
+        open_role="viewer" if open_page else None,
+        max_body_bytes=max_body,
+        ingest_records_per_second=ingest_rate,
+        tick_seconds=tick,
+        checkpoint_seconds=checkpoint_seconds,
+        alerts_config=alerts_config,
+    )
+    err.print(f"warroom: the wall at http://{host}:{port}/  (API docs at /docs)")
+    try:
+        run_server(settings)
+    except (WarroomError, OSError) as exc:
+        _fail(exc)
+
+
+@app.command("bench-web")
+def bench_web(
+    rates: Annotated[str, typer.Option(help="Ingest rates to try, records/s.")] = "100000,1000000",
+    seconds: Annotated[float, typer.Option(help="Seconds of load per rate.")] = 15,
+    tick: Annotated[float, typer.Option(help="Stream tick of the server, seconds.")] = 1.0,
+    clients: Annotated[int, typer.Option(help="SSE clients for the fan-out run.")] = 200,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8099,
+) -> None:
+    """Event -> visible on the wall (Chromium) at given ingest rates; SSE fan-out."""
+    from warroom.api.bench import fanout, latency
+
+    for rate in (int(float(r)) for r in rates.split(",") if r):
+        err.print_json(json.dumps(latency(rate, seconds, tick, port)))
+    if clients:
+        err.print_json(json.dumps(fanout(clients, seconds, port)))
+
+
+token_app = typer.Typer(help="Bearer tokens of the API (only their hashes are stored).")
+app.add_typer(token_app, name="token")
+app.add_typer(refunds_app, name="refunds")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(plans_app, name="plans")
+app.add_typer(audit_app, name="audit")
+app.add_typer(broadcast_app, name="broadcast")
+app.add_typer(campaigns_app, name="campaigns")
+app.command("review")(review_command)
+
+
+@token_app.command("create")
+def token_create(
+    data: DataOpt,
+    role: Annotated[str, typer.Option(help="viewer, watcher, commander, admin or ingest.")],
+    name: Annotated[str, typer.Option(help="Who or what holds it.")] = "",
+) -> None:
+    """Make a token and print it (once: only its SHA-256 is kept)."""
+    from warroom.audit import AuditEvent, AuditLog
+    from warroom.auth.tokens import TokenStore
+    from warroom.store.db import Store
+
+    store = Store.open(data)
+    try:
+        token, info = TokenStore(store.engine).create(role=role, name=name)
+    except WarroomError as exc:
+        _fail(exc)
+        return
+    AuditLog(store.engine).record(
+        AuditEvent("cli", "token.create", f"token:{info.id}", "ok", info.role)
+    )
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("list")
+def token_list(data: DataOpt) -> None:
+    """List tokens: id, role, name, created, revoked."""
+    from warroom.auth.tokens import TokenStore
+    from warroom.store.db import Store
+
+    for info in TokenStore(Store.open(data).engine).list():
+        sys.stdout.write(json.dumps(info.__dict__) + "\n")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    data: DataOpt, token_id: Annotated[str, typer.Argument(help="The id from `token list`.")]
+) -> None:
+    """Revoke a token."""
+    from warroom.auth.tokens import TokenStore
+    from warroom.store.db import Store
+
+    if not TokenStore(Store.open(data).engine).revoke(token_id):
+        _fail(WarroomError(f"no token {token_id!r}"))
 
 
 class _bar:

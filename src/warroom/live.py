@@ -159,5 +159,19 @@ def run_web_demo(
         catalog=sim_dir / "catalog.ndjson",
         speed=speed,
     )
+    _load_demo_campaigns(workdir / "state", minutes)
     console.print(f"warroom demo: the wall at [bold]http://{host}:{port}/[/]  (Ctrl-C stops)")
     serve(settings)
+
+
+DEMO_CAMPAIGNS = Path(__file__).resolve().parents[2] / "campaigns" / "double11.yaml"
+
+
+def _load_demo_campaigns(data_dir: Path, minutes: float) -> None:
+    """The demo's eleven campaigns, their day squeezed into the demo's minutes (issue 8)."""
+    from warroom.campaigns.service import CampaignBook
+    from warroom.store.db import Store
+
+    if DEMO_CAMPAIGNS.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        CampaignBook(Store.open(data_dir)).load(DEMO_CAMPAIGNS, day_minutes=minutes)

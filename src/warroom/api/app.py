@@ -15,12 +15,15 @@ from warroom.api.errors import ERROR_SCHEMA
 from warroom.api.routers import (
     admin,
     alerts,
+    campaigns,
     catalog,
     command,
+    incidents,
     ingest,
     kpi,
     live,
     page,
+    plans,
     quarantine,
     refunds,
     system,
@@ -28,6 +31,8 @@ from warroom.api.routers import (
 from warroom.api.settings import ServeSettings
 
 ROUTERS = (kpi, alerts, quarantine, ingest, live, command, admin, system, refunds, catalog, page)
+ROUTERS += (plans, incidents)  # issue 5: plans, runs, switches, notices, incidents
+ROUTERS += (campaigns,)  # issue 8: campaigns against target and plan
 
 
 def create_app(settings: ServeSettings, alerts_feed: AlertFeed | None = None) -> FastAPI:

@@ -7,16 +7,24 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from warroom.api.alerts_port import AlertFeed, NoAlerts
+from warroom.api.alerts_port import AlertFeed
 from warroom.api.pipeline import Pipeline
 from warroom.api.ratelimit import RateLimiter
 from warroom.api.settings import ServeSettings
 from warroom.api.stream import Broadcaster
 from warroom.api.telemetry import Telemetry
 from warroom.api.wall import LiveWall
+from warroom.api.watch import ServerWatch
 from warroom.audit import AuditLog
+from warroom.audit.logins import LoginAudit
 from warroom.auth.tokens import TokenStore
+from warroom.campaigns.service import wall_cards
+from warroom.command.clock import EventClock
+from warroom.command.feedhub import FeedHub
+from warroom.command.flows import attach as attach_command
+from warroom.command.service import Command
 from warroom.engine.engine import SECOND, StepResult
+from warroom.guards.catalog.server import ServerCatalog
 from warroom.runner import Runner, RunOptions
 
 TUNABLE = ("stale_after_seconds", "ingest_records_per_second")  # what admins may change live
@@ -47,7 +55,23 @@ class AppContext:
         self.pipeline = Pipeline(self.runner, settings.checkpoint_seconds)
         self.tokens = TokenStore(self.store.engine)
         self.audit = AuditLog(self.store.engine)
-        self.alerts: AlertFeed = alerts or NoAlerts()
+        self.tokens = LoginAudit(self.tokens, self.audit)  # type: ignore[assignment]
+        # command: timers on event time (from where the store stands), fed by the stream
+        self.command = Command.open(
+            engine=self.store.engine, clock=EventClock(self.wall.event_time)
+        )
+        attach_command(self.runner, self.command)
+        self.feed = FeedHub(self.command.broadcast, closing=lambda: self.stream.closing)
+        self.watch: ServerWatch | None = None
+        if alerts is None:  # the watch on the live stream feeds the book (tests may give a feed)
+            self.watch = ServerWatch.from_file(self.runner, settings.alerts_config)
+            self.watch.attach()
+            alerts = self.watch.book
+        self.alerts: AlertFeed = alerts
+        # the catalog guard (issue 6) on the same steps; its alerts go to the book above
+        self.catalog: ServerCatalog | None = None
+        if settings.catalog is not None:
+            self.catalog = ServerCatalog(self.runner, settings.catalog, lambda: self.alerts)
         self.limiter = RateLimiter(settings.ingest_records_per_second)
         self.stream = Broadcaster(self.frame, settings.tick_seconds, settings.frames_kept)
         self.telemetry = Telemetry(self)
@@ -59,14 +83,22 @@ class AppContext:
             self.wall.add(self.runner.engine.label(cells))
 
     async def start(self) -> None:
+        if self.watch is not None:
+            self.watch.start()
         self.pipeline.start()
         if self.settings.events:
             self.pipeline.follow_file(self.settings.events, self.settings.speed)
         await self.stream.start()
+        await self.feed.start()
 
     async def stop(self) -> None:
+        await self.feed.stop()
         await self.stream.stop()
         self.pipeline.stop()
+        if self.watch is not None:
+            self.watch.stop()  # after the writer: it judges the last steps queued
+        if self.catalog is not None:
+            self.catalog.stop()  # after the writer: saves the findings' last changes
 
     # -- settings -----------------------------------------------------------------
     def _load_settings(self) -> None:
@@ -110,7 +142,9 @@ class AppContext:
             "status": self.status(),
             "alerts": self.alerts.recent(limit=20),
             "broadcast": self.broadcast,
+            "catalog": self.catalog.frame() if self.catalog is not None else None,
         }
+        out["campaigns"] = wall_cards(self)  # issue 8: cards, refreshed off the loop
         if kind == "snapshot":
             out["base_currency"] = self.base
             out["rates"] = self.display_rates

@@ -1,15 +1,24 @@
-"""An append-only audit table. Rows are only ever inserted (a later issue hash-chains them)."""
+"""The audit trail's typed door for the API and the guards: `AuditLog.record(AuditEvent)`.
+
+There is one trail: events go into the hash-chained, append-only `cmd_audit_chain`
+(`command/audit_chain.py`) next to command's approvals, steps, messages and
+acknowledgements, so `warroom audit verify` covers denials and logins too. The old
+`audit_log` table is still created (older state directories hold it) but no longer
+written.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from warroom.command.audit_chain import AuditChain, chain_t
+
 metadata = sa.MetaData()
-audit_t = sa.Table(
+audit_t = sa.Table(  # legacy: rows written before the trail moved into the chain
     "audit_log",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
@@ -36,14 +45,22 @@ class AuditLog:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         metadata.create_all(engine)
+        self.chain = AuditChain(engine)
 
     def record(self, event: AuditEvent) -> None:
-        with self.engine.begin() as c:
-            c.execute(sa.insert(audit_t).values(**asdict(event)))
+        self.chain.append(
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            result=event.result,
+            detail=event.detail,
+            utc_ms=event.utc_ms,
+        )
 
     def recent(self, limit: int = 100, result: str | None = None) -> list[dict[str, Any]]:
-        q = sa.select(audit_t).order_by(audit_t.c.seq.desc()).limit(limit)
+        """Newest first, the whole trail (API, guards and command), with each row's hash."""
+        q = sa.select(chain_t).order_by(chain_t.c.seq.desc()).limit(limit)
         if result is not None:
-            q = q.where(audit_t.c.result == result)
+            q = q.where(chain_t.c.result == result)
         with self.engine.connect() as c:
             return [dict(r._mapping) for r in c.execute(q)]

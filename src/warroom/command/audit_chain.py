@@ -75,9 +75,19 @@ class AuditChain:
                 c.exec_driver_sql(statement)
 
     def append(
-        self, *, actor: str, action: str, target: str, result: str = "ok", detail: str = ""
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str,
+        result: str = "ok",
+        detail: str = "",
+        utc_ms: int | None = None,
     ) -> int:
-        """Add one event at the end of the chain; its sequence number."""
+        """Add one event at the end of the chain; its sequence number.
+
+        utc_ms: when the event happened, if the caller stamped it (AuditLog's events);
+        otherwise now on the audit clock."""
         for _ in range(20):
             try:
                 with self.engine.begin() as c:
@@ -87,7 +97,7 @@ class AuditChain:
                     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
                     row = dict(
                         seq=seq,
-                        utc_ms=self.clock.now_ms(),
+                        utc_ms=self.clock.now_ms() if utc_ms is None else int(utc_ms),
                         actor=actor,
                         action=action,
                         target=target,

@@ -79,3 +79,22 @@ def broadcast_ack(
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     sys.stdout.write(json.dumps({"message": message, "person": person, "first": first}) + "\n")
+
+
+@broadcast_app.command("bench")
+def broadcast_bench(
+    clients: Annotated[int, typer.Option(help="SSE clients on 127.0.0.1.")] = 200,
+    messages: Annotated[int, typer.Option(help="Messages sent to everyone.")] = 100,
+    drop_share: Annotated[float, typer.Option(help="Share of connections dropped.")] = 0.3,
+    interval: Annotated[float, typer.Option(help="Seconds between messages.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the drops.")] = 7,
+) -> None:
+    """Fan-out under drops: every client every message once; p99 ≤ 1 s. Exit 1 if not."""
+    from warroom.command.bench import bench
+
+    out = bench(
+        clients=clients, messages=messages, drop_share=drop_share, interval=interval, seed=seed
+    )
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    if not out["ok"]:
+        raise typer.Exit(1)

@@ -1,6 +1,7 @@
 // The wall: one live stream (SSE) in, figures out. Frames are upserts keyed by window,
 // so a replay after a reconnect, or a late window, corrects the charts in place.
 import { drawDims, drawSeries, initCharts, resizeAll } from "./charts.js";
+import { renderCatalog } from "./catalog.js";
 
 const KEEP_SECONDS = 300;
 const SILENT_MS = 4000; // no frame for this long: the connection is down, reconnect
@@ -80,7 +81,8 @@ function render(frame) {
   drawSeries(pts);
   drawDims(frame.dims, money);
   renderAlerts(frame.alerts || []);
-  renderIncidents(frame.broadcast);
+  renderCatalog(frame.catalog, money, token); // catalog.js: open catalog findings
+  renderIncidents(frame.broadcast, frame.campaigns);
   banner(frame.status.stale ? "warn" : null,
     frame.status.seconds_since_last_batch == null ? "Waiting for the first events…"
       : `Stream stale: no new events for ${Math.round(frame.status.seconds_since_last_batch)} s`);
@@ -102,7 +104,7 @@ function renderAlerts(alerts) {
   }) : [Object.assign(document.createElement("li"), { className: "quiet", textContent: "No alerts — all quiet" })]));
 }
 
-function renderIncidents(broadcast) {
+function renderIncidents(broadcast, campaigns) {
   const box = $("incidents");
   const items = [];
   if (broadcast) {
@@ -111,10 +113,43 @@ function renderIncidents(broadcast) {
     div.textContent = `📣 ${broadcast.message}`;
     items.push(div);
   }
-  items.push(Object.assign(document.createElement("div"), {
+  if (campaigns && campaigns.length) items.push(campaignCards(campaigns));
+  else items.push(Object.assign(document.createElement("div"), {
     textContent: "Incidents and campaigns appear here as command opens them.",
   }));
   box.replaceChildren(...items);
+}
+
+// Issue 8: one card per campaign — progress bar against target, a tick where the plan
+// says it should be by now; behind plan in red; paused and cross-border badges.
+function campaignCards(cards) {
+  const grid = Object.assign(document.createElement("div"), { className: "camp-grid" });
+  const order = [...cards].sort((a, b) => (b.behind - a.behind) || (a.vs_plan ?? 0) - (b.vs_plan ?? 0));
+  for (const c of order) {
+    const card = Object.assign(document.createElement("div"), {
+      className: `camp${c.behind ? " behind" : ""}${c.paused ? " paused" : ""}`,
+    });
+    card.dataset.campaign = c.id;
+    const head = Object.assign(document.createElement("div"), { className: "camp-head" });
+    head.append(Object.assign(document.createElement("b"), { textContent: c.name }));
+    if (c.paused) head.append(Object.assign(document.createElement("span"), { className: "badge paused", textContent: "paused" }));
+    if (c.overseas) head.append(Object.assign(document.createElement("span"), { className: "badge overseas", textContent: "cross-border" }));
+    const bar = Object.assign(document.createElement("div"), { className: "camp-bar" });
+    const fill = Object.assign(document.createElement("div"), { className: "fill" });
+    fill.style.width = `${Math.min(100, (c.progress || 0) * 100).toFixed(1)}%`;
+    const plan = Object.assign(document.createElement("div"), { className: "plan" });
+    plan.style.left = `${Math.min(100, (c.planned_share || 0) * 100).toFixed(1)}%`;
+    bar.append(fill, plan);
+    const value = c.primary === "gmv" ? money(String(c.actual ?? 0), true) : fmtInt(c.actual ?? 0);
+    const gap = c.vs_plan == null ? "" : ` · ${c.vs_plan >= 0 ? "+" : ""}${(c.vs_plan * 100).toFixed(0)}% vs plan`;
+    const meta = Object.assign(document.createElement("div"), {
+      className: "camp-meta",
+      textContent: `${c.commander} · ${c.primary} ${value} · ${((c.progress || 0) * 100).toFixed(0)}% of target${gap}`,
+    });
+    card.append(head, bar, meta);
+    grid.append(card);
+  }
+  return grid;
 }
 
 function banner(kind, text) {

@@ -1,0 +1,337 @@
+"""Command over HTTP: plans, dry run, runs with the two-person rule, switches, notices,
+the broadcast feed (Last-Event-ID replay, roll-call, escalation on event time),
+incidents and their review, and one hash-chained audit trail behind all of it."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from test_api_support import RATES, T0, auth, ndjson, order
+from warroom.api.app import create_app
+from warroom.api.settings import ServeSettings
+from warroom.auth.tokens import TokenStore
+from warroom.cli import app as cli
+from warroom.command.actions import merchants
+from warroom.command.audit_chain import AuditChain
+from warroom.store.db import Store
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+PEOPLE = {  # name -> role; one token each, named, so each token is one person
+    "alice": "commander",
+    "bob": "commander",
+    "root": "admin",
+    "wanda": "watcher",
+    "vic": "viewer",
+    "feeder": "ingest",
+}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+    data = tmp_path / "state"
+    store = TokenStore(Store.open(data).engine)
+    tokens = {n: auth(store.create(role=r, name=n)[0]) for n, r in PEOPLE.items()}
+    (tmp_path / "rates.json").write_text(json.dumps(RATES))
+    settings = ServeSettings(data_dir=data, rates=tmp_path / "rates.json", checkpoint_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        yield client, tokens
+
+
+def ingest(client: TestClient, who: dict[str, str], records: list[dict]) -> None:
+    r = client.post("/api/v1/ingest", content=ndjson(records), headers=who)
+    assert r.status_code == 200, r.text
+
+
+def assert_error(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    return r.json()["error"]
+
+
+def test_a_plan_run_needs_a_second_person_and_is_audited(api):
+    c, tok = api
+    names = {p["name"] for p in c.get("/api/v1/plans", headers=tok["vic"]).json()}
+    assert {"payment-channel-down", "catalog-scrambled"} <= names
+    dry = c.post(
+        "/api/v1/plans/payment-channel-down/dry-run",
+        json={"params": {"method": "card"}},
+        headers=tok["vic"],
+    ).json()
+    assert [s["action"] for s in dry] == ["broadcast", "set_switch", "pause_campaign"]
+    assert dry[1]["ids"] == {"switches": ["payments.route.card"]}
+    bad = c.post(
+        "/api/v1/plans/payment-channel-down/dry-run", json={"params": {}}, headers=tok["vic"]
+    )
+    assert "method" in assert_error(bad, 422)["message"]
+    assert_error(c.post("/api/v1/plans/nope/dry-run", json={}, headers=tok["vic"]), 404)
+
+    run = c.post(
+        "/api/v1/runs",
+        json={"plan": "payment-channel-down", "params": {"method": "card"}},
+        headers=tok["alice"],
+    )
+    assert run.status_code == 201, run.text
+    run = run.json()
+    assert run["requested_by"] == "alice" and run["steps"][0]["state"] == "waiting_approval"
+    assert run["steps"][0]["result"]["preview"]["action"] == "broadcast"
+    rid = run["id"]
+    url = f"/api/v1/runs/{rid}/steps/0/approve"
+    refused = assert_error(c.post(url, headers=tok["alice"]), 403)
+    assert "two-person rule" in refused["message"]
+    assert_error(c.post(url, headers=tok["wanda"]), 403)  # a watcher may not approve at all
+    done = c.post(url, headers=tok["bob"]).json()
+    assert [s["state"] for s in done["steps"]] == ["done", "waiting_approval", "pending"]
+    assert_error(c.post(url, headers=tok["bob"]), 409)  # decided already
+    c.post(f"/api/v1/runs/{rid}/steps/1/approve", headers=tok["bob"])
+    assert c.get("/api/v1/switches/payments.route.card", headers=tok["vic"]).json() == {
+        "name": "payments.route.card",
+        "value": "fallback",
+        "set": True,
+    }
+    rejected = c.post(
+        f"/api/v1/runs/{rid}/steps/2/reject", json={"reason": "not now"}, headers=tok["bob"]
+    ).json()
+    assert rejected["state"] == "rejected"
+    undone = c.post(f"/api/v1/runs/{rid}/undo", headers=tok["alice"]).json()
+    assert undone["state"] == "undone"
+    assert c.get("/api/v1/switches/payments.route.card", headers=tok["vic"]).json()["value"] is None
+    assert_error(c.get("/api/v1/runs/999", headers=tok["vic"]), 404)
+
+    # one trail: logins, API denials and command decisions, all in the verified chain
+    trail = c.get("/api/v1/audit", params={"limit": 1000}, headers=tok["root"]).json()
+    actions = {(a["action"], a["result"]) for a in trail}
+    assert {("login", "ok"), ("step.approve", "denied"), ("approve", "denied")} <= actions
+    assert {("step.approve", "ok"), ("step.reject", "rejected"), ("run.undo", "ok")} <= actions
+    logins = [a["actor"] for a in trail if a["action"] == "login"]
+    assert len(logins) == len(set(logins))  # once per token, not per request
+    engine = c.app.state.ctx.store.engine
+    assert AuditChain(engine).verify() is None
+    assert len(AuditChain(engine).rows()) == len(trail)
+    data = c.app.state.ctx.settings.data_dir
+    verified = CliRunner().invoke(cli, ["audit", "verify", "--data", str(data)])
+    assert verified.exit_code == 0 and verified.output.startswith(f"ok: {len(trail)} rows")
+
+
+def test_holds_notices_and_a_merchants_ack(api):
+    c, tok = api
+    ingest(c, tok["feeder"], [order(i, T0 + i) for i in range(5)])  # merchant m1, sku s1
+    params = {"merchants": ["m1"], "skus": ["s1"]}
+    dry = c.post(
+        "/api/v1/plans/catalog-scrambled/dry-run", json={"params": params}, headers=tok["vic"]
+    ).json()
+    assert dry[0]["counts"] == {"orders": 5} and dry[0]["ids"]["orders"] == [
+        f"O{i}" for i in range(5)
+    ]
+    rid = c.post(
+        "/api/v1/runs", json={"plan": "catalog-scrambled", "params": params}, headers=tok["alice"]
+    ).json()["id"]
+    for idx in (0, 1):
+        r = c.post(f"/api/v1/runs/{rid}/steps/{idx}/approve", headers=tok["bob"])
+        assert r.status_code == 200, r.text
+    # the last step needs admin: a commander cannot, an admin can
+    assert (
+        "admin"
+        in assert_error(c.post(f"/api/v1/runs/{rid}/steps/2/approve", headers=tok["bob"]), 403)[
+            "message"
+        ]
+    )
+    assert c.post(f"/api/v1/runs/{rid}/steps/2/approve", headers=tok["root"]).json()["state"] == (
+        "done"
+    )
+    notices = c.get("/api/v1/notices", params={"ref": f"run:{rid}/step:1"}, headers=tok["vic"])
+    (notice,) = notices.json()
+    assert notice["merchant_id"] == "m1"
+    assert_error(c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["vic"]), 403)
+    assert_error(c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["wanda"]), 409)
+    # the merchant channel delivers it (no sender is wired in serve yet), then the ack counts
+    engine = c.app.state.ctx.store.engine
+    assert merchants.deliver_due(engine, send=lambda _m, _t: None, now_ms=2**62)["sent"] == 1
+    acked = c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["wanda"]).json()
+    assert acked["state"] == "acked"
+    assert_error(c.post("/api/v1/notices/9999/ack", headers=tok["wanda"]), 404)
+
+
+def sse(c: TestClient, who: dict[str, str], last: str | None = None) -> list[tuple[str, str, dict]]:
+    """The feed's events for one client: (id, kind, data). The app is closing, so the
+    stream sends what is pending and ends."""
+    headers = {**who, **({"Last-Event-ID": last} if last else {})}
+    out, fields = [], {}
+    with c.stream("GET", "/api/v1/broadcast/stream", headers=headers) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if not line:
+                if "data" in fields:
+                    out.append((fields["id"], fields["event"], json.loads(fields["data"])))
+                fields = {}
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+    return out
+
+
+def test_broadcast_roll_call_replay_and_escalation(api):
+    c, tok = api
+    roster = {
+        "people": [
+            {"name": "alice", "role": "commander", "next": "root"},
+            {"name": "bob", "role": "commander", "next": "root"},
+            {"name": "wanda", "role": "watcher", "next": "bob"},
+            {"name": "root", "role": "admin"},
+        ]
+    }
+    assert_error(c.put("/api/v1/broadcast/roster", json=roster, headers=tok["alice"]), 403)
+    assert c.put("/api/v1/broadcast/roster", json=roster, headers=tok["root"]).json() == {
+        "people": 4
+    }
+    bad = c.post(
+        "/api/v1/broadcast", json={"message": "x", "ack_within": "soon"}, headers=tok["alice"]
+    )
+    assert assert_error(bad, 422)["field"] == "ack_within"
+    sent = c.post(
+        "/api/v1/broadcast",
+        json={"message": "card is failing", "roles": ["commander"], "ack_within": "1m"},
+        headers=tok["alice"],
+    ).json()
+    mid = sent["id"]
+    assert c.get("/api/v1/wall", headers=tok["vic"]).json()["broadcast"]["message"] == (
+        "card is failing"
+    )
+    everyone = c.post("/api/v1/broadcast", json={"message": "hello"}, headers=tok["alice"]).json()
+    c.app.state.ctx.stream.closing = True  # each stream now sends what is pending, then ends
+
+    bobs = sse(c, tok["bob"])
+    assert [(k, d["message_id"]) for _, k, d in bobs] == [
+        ("message", mid),
+        ("message", everyone["id"]),
+    ]
+    assert sse(c, tok["wanda"])[0][2]["text"] == "hello"  # not addressed the commanders' one
+    assert sse(c, tok["bob"], last=bobs[-1][0]) == []  # nothing twice after Last-Event-ID
+    assert sse(c, tok["bob"], last=bobs[0][0])[0][2]["message_id"] == everyone["id"]
+
+    assert c.post(f"/api/v1/broadcast/messages/{mid}/ack", headers=tok["bob"]).json()["first"]
+    assert not c.post(f"/api/v1/broadcast/messages/{mid}/ack", headers=tok["bob"]).json()["first"]
+    assert_error(c.post(f"/api/v1/broadcast/messages/{mid}/ack", headers=tok["wanda"]), 404)
+    call = c.get(f"/api/v1/broadcast/messages/{mid}", headers=tok["vic"]).json()
+    assert (call["acked"], call["pending"]) == (["bob"], ["alice"])
+    after = sse(c, tok["alice"], last=bobs[-1][0])
+    assert [(k, d["person"]) for _, k, d in after] == [("ack", "bob")]
+
+    # event time passes the deadline: alice is re-sent and root is escalated to
+    ingest(c, tok["feeder"], [order(1, T0), order(2, T0 + 120_000)])
+    call = c.get(f"/api/v1/broadcast/messages/{mid}", headers=tok["vic"]).json()
+    assert call["pending"] == ["alice", "root"]
+    kinds = [(k, d["message_id"]) for _, k, d in sse(c, tok["alice"], last=after[-1][0])]
+    assert ("resend", mid) in kinds
+    root = [(k, d["message_id"]) for _, k, d in sse(c, tok["root"], last=after[-1][0])]
+    assert ("escalation", mid) in root
+
+
+def test_incident_lifecycle_and_review(api):
+    c, tok = api
+    assert_error(c.post("/api/v1/incidents", json={"title": " "}, headers=tok["alice"]), 422)
+    assert_error(c.post("/api/v1/incidents", json={"title": "x"}, headers=tok["wanda"]), 403)
+    inc = c.post("/api/v1/incidents", json={"title": "Card payments failing"}, headers=tok["alice"])
+    assert inc.status_code == 201
+    iid = inc.json()["id"]
+    assert inc.json()["roles"] == {"commander": "alice"}
+    c.put(f"/api/v1/incidents/{iid}/roles/scribe", json={"person": "bob"}, headers=tok["alice"])
+    c.post(f"/api/v1/incidents/{iid}/notes", json={"text": "acquirer paged"}, headers=tok["wanda"])
+    c.post(f"/api/v1/incidents/{iid}/status", json={"status": "mitigated"}, headers=tok["alice"])
+    c.post(
+        f"/api/v1/incidents/{iid}/status",
+        json={"status": "resolved", "note": "acquirer fixed"},
+        headers=tok["alice"],
+    )
+    got = c.get(f"/api/v1/incidents/{iid}", headers=tok["vic"]).json()
+    assert got["status"] == "resolved" and got["roles"]["scribe"] == "bob"
+    texts = [
+        e["text"] for e in c.get(f"/api/v1/incidents/{iid}/timeline", headers=tok["vic"]).json()
+    ]
+    assert any("acquirer paged" in t for t in texts) and any(
+        "incident.resolved" in t for t in texts
+    )
+    assert_error(
+        c.post(f"/api/v1/incidents/{iid}/notes", json={"text": "late"}, headers=tok["wanda"]), 409
+    )
+    md = c.get(f"/api/v1/incidents/{iid}/review.md", headers=tok["vic"])
+    assert md.headers["content-type"].startswith("text/markdown")
+    assert md.text.startswith(f"# Incident {iid}: Card payments failing")
+    assert "acquirer paged" in md.text
+    page = c.get(
+        f"/api/v1/incidents/{iid}/review.html", params={"download": True}, headers=tok["vic"]
+    )
+    assert "attachment" in page.headers["content-disposition"] and "<table>" in page.text
+
+    alert = {
+        "id": "al-1",
+        "source": "kpi",
+        "metric": "payment_success_rate",
+        "direction": "drop",
+        "severity": "critical",
+        "summary": "card success rate dropped",
+        "scope": {"method": "card"},
+    }
+    both = c.post(
+        "/api/v1/incidents",
+        json={"alert": alert, "plan": "payment-channel-down"},
+        headers=tok["alice"],
+    ).json()
+    assert both["source"] == "alert:al-1" and both["run"]["params"] == {"method": "card"}
+    first = c.get(f"/api/v1/incidents/{both['id']}/timeline", headers=tok["vic"]).json()
+    assert any(e["kind"] == "alert" for e in first)
+    listed = c.get("/api/v1/incidents", params={"status": "active"}, headers=tok["vic"]).json()
+    assert [i["id"] for i in listed] == [both["id"]]
+
+
+def test_the_feed_hub_replays_from_memory_and_from_the_database(tmp_path: Path):
+    """Each event once after Last-Event-ID, whether the hub still holds it or not."""
+    import asyncio
+
+    from warroom.command.clock import FakeClock
+    from warroom.command.feedhub import FeedHub
+    from warroom.command.service import Command
+
+    cmd = Command.open(engine=Store.open(tmp_path).engine, clock=FakeClock(T0))
+    cmd.broadcast.load_roster([{"name": "ann", "role": "commander"}])
+
+    def send(n: int) -> list[int]:
+        return [
+            cmd.broadcast.send(text=f"m{i}", roles=["commander"], sender="x", ack_within_ms=9)
+            for i in range(n)
+        ]
+
+    async def ids(hub: FeedHub, last: int, roles: list[str]) -> list[int]:
+        out = []
+        chunks = hub.stream(person="ann", roles=roles, last_event_id=last, stop=lambda: True)
+        async for chunk in chunks:
+            if chunk.startswith("id: "):
+                out.append(int(chunk.split("\n")[0][4:]))
+        return out
+
+    async def scenario() -> None:
+        # one feed event per message here, so feed ids and message ids are the same
+        old = send(3)  # before the hub starts: only the database has them
+        hub = FeedHub(cmd.broadcast, keep=2)
+        await hub.start()
+        new = send(3)  # the hub keeps the newest 2 of these
+        await hub.refresh()
+        assert hub.first_kept == new[1]
+        assert await ids(hub, 0, ["commander"]) == old + new
+        assert await ids(hub, old[1], ["commander"]) == old[2:] + new
+        assert await ids(hub, new[1], ["commander"]) == new[2:]
+        assert await ids(hub, new[2], ["commander"]) == []
+        assert await ids(hub, 0, ["viewer"]) == []  # not addressed to a viewer
+        cmd.broadcast.acknowledge(message_id=new[0], person="ann")  # an ack goes to everyone
+        await hub.refresh()
+        assert len(await ids(hub, new[2], ["viewer"])) == 1
+        await hub.stop()
+
+    asyncio.run(scenario())

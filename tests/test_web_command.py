@@ -1,0 +1,167 @@
+"""The command pages in Debian's Chromium (Playwright): two people on one plan run (the
+requester's approve is refused, the approver's succeeds), the broadcast page's roll-call
+and exactly-once display across a server restart, and the incident page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_api_support import Server, auth, free_port
+from warroom.auth.tokens import TokenStore
+from warroom.store.db import Store
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+PEOPLE = {"alice": "commander", "bob": "commander", "root": "admin"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    data = tmp_path_factory.mktemp("cmdweb") / "state"
+    store = TokenStore(Store.open(data).engine)
+    tokens = {n: store.create(role=r, name=n)[0] for n, r in PEOPLE.items()}
+    port = free_port()
+    srv = Server(f"http://127.0.0.1:{port}", port, data)
+    srv.start("--tick", "0.5")
+    try:
+        yield srv, tokens
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def call(srv: Server, token: str, method: str, path: str, **kw: object) -> dict:
+    r = httpx.request(method, f"{srv.url}/api/v1{path}", headers=auth(token), timeout=30, **kw)
+    assert r.status_code < 300, r.text
+    return r.json()
+
+
+def person(browser: object, srv: Server, token: str, page: str, problems: list[str]):
+    """One person: a browser context of their own (own session storage, own token)."""
+    ctx = browser.new_context(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
+    p = ctx.new_page()
+    p.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    p.on("pageerror", lambda e: problems.append(str(e)))
+    p.goto(f"{srv.url}/wall/{page}#token={token}")
+    return p
+
+
+def test_two_people_on_a_plan_run(env, browser):
+    srv, tokens = env
+    run = call(
+        srv,
+        tokens["alice"],
+        "POST",
+        "/runs",
+        json={"plan": "payment-channel-down", "params": {"method": "card"}},
+    )
+    problems: list[str] = []
+    alice = person(browser, srv, tokens["alice"], f"run.html?run={run['id']}", problems)
+    bob = person(browser, srv, tokens["bob"], f"run.html?run={run['id']}", problems)
+    alice.get_by_test_id("approve-0").click()
+    alice.wait_for_selector("[data-testid=note]:has-text('two-person rule')")
+    assert alice.get_by_test_id("state-0").text_content() == "waiting_approval"
+
+    bob.get_by_test_id("approve-0").click()
+    bob.wait_for_selector("[data-testid=state-0]:has-text('done')")
+    assert bob.get_by_test_id("state-1").text_content() == "waiting_approval"
+    alice.wait_for_selector("[data-testid=state-0]:has-text('done')", timeout=10_000)  # refresh
+    assert "by bob" in alice.locator("tr[data-step='0']").inner_text()
+    steps = call(srv, tokens["root"], "GET", f"/runs/{run['id']}")["steps"]
+    assert [s["state"] for s in steps[:2]] == ["done", "waiting_approval"]
+    assert steps[0]["decided_by"] == "bob"
+
+    bob.get_by_test_id("reject-1").click()
+    bob.wait_for_selector("[data-testid=run-state]:has-text('rejected')")
+    ARTIFACTS.mkdir(exist_ok=True)
+    bob.screenshot(path=str(ARTIFACTS / "plan-run.png"))
+    # the browser logs the refused approve (403) as a failed load; nothing else went wrong
+    assert [p for p in problems if "status of 403" not in p] == []
+    assert len(problems) == 1
+
+
+def test_broadcast_roll_call_and_each_message_once(env, browser):
+    srv, tokens = env
+    roster = [
+        {"name": "alice", "role": "commander", "next": "root"},
+        {"name": "bob", "role": "commander", "next": "root"},
+        {"name": "root", "role": "admin"},
+    ]
+    call(srv, tokens["root"], "PUT", "/broadcast/roster", json={"people": roster})
+    problems: list[str] = []
+    alice = person(browser, srv, tokens["alice"], "broadcast.html", problems)
+    bob = person(browser, srv, tokens["bob"], "broadcast.html", problems)
+    bob.wait_for_function("window.__feed && window.__feed.me === 'bob'")
+    earlier = call(srv, tokens["root"], "GET", "/broadcast/messages")  # e.g. a plan's step
+    before = sum(1 for m in earlier if {"*", "commander"} & set(m["audience"]))
+    bob.wait_for_function(f"window.__feed.shown.size === {before}")
+
+    alice.get_by_test_id("text").fill("card payments failing: fallback route")
+    alice.get_by_test_id("roles").fill("commander")
+    alice.get_by_test_id("send").click()
+    alice.wait_for_selector("[data-testid=note]:has-text('sent')")
+    mid = int(alice.get_by_test_id("note").inner_text().split()[1])
+    bob.wait_for_selector(f"[data-message='{mid}']")
+    bob.get_by_test_id(f"ack-{mid}").click()
+    bob.wait_for_selector(f"[data-testid=acked-{mid}]")
+    alice.wait_for_selector(f"[data-testid=rc-acked-{mid}]:has-text('bob')")
+    assert alice.get_by_test_id(f"rc-pending-{mid}").inner_text() == "… alice"
+
+    # a restart drops every stream; the page comes back with Last-Event-ID, no repeats
+    srv.stop()
+    srv.start("--tick", "0.5")
+    second = call(
+        srv, tokens["alice"], "POST", "/broadcast", json={"message": "all clear", "roles": ["*"]}
+    )
+    bob.wait_for_selector(f"[data-message='{second['id']}']", timeout=20_000)
+    bob.wait_for_timeout(1000)
+    assert bob.locator("[data-testid=message]").count() == before + 2
+    assert bob.locator(f"[data-message='{mid}']").count() == 1
+    assert bob.locator(f"[data-testid=acked-{mid}]").count() == 1
+    bob.screenshot(path=str(ARTIFACTS / "broadcast.png"))
+    # the browser logs the refused connections while the server is down; nothing else
+    assert [p for p in problems if "ERR_CONNECTION_REFUSED" not in p] == []
+
+
+def test_incident_page(env, browser):
+    srv, tokens = env
+    problems: list[str] = []
+    page = person(browser, srv, tokens["alice"], "incident.html", problems)
+    page.get_by_test_id("title").fill("Card payments failing")
+    page.get_by_test_id("declare").click()
+    page.wait_for_selector("[data-testid=status]:has-text('active')")
+    page.get_by_test_id("note-text").fill("acquirer paged")
+    page.get_by_test_id("add-note").click()
+    page.wait_for_selector("[data-testid=timeline] td:has-text('acquirer paged')")
+    page.get_by_test_id("resolve").click()
+    page.wait_for_selector("[data-testid=status]:has-text('resolved')")
+    assert page.locator("#actions").is_hidden()
+    with page.expect_download() as dl:
+        page.get_by_test_id("review-md").click()
+    text = Path(dl.value.path()).read_text()
+    assert text.startswith("# Incident") and "acquirer paged" in text
+    page.screenshot(path=str(ARTIFACTS / "incident.png"))
+    assert problems == []
