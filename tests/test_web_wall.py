@@ -94,6 +94,22 @@ def market(start: int, seconds: int, per_second: int, seed: int, first: int) -> 
             )
             p["amount"] = round(o["quantity"] * o["unit_price"], 2)
             recs.append(p)
+            if rng.random() < 0.05:  # a few honest refunds, for the refund guard's figures
+                recs.append(
+                    {
+                        "type": "refund",
+                        "id": f"ev-r{n}",
+                        "ts": ts + 500,
+                        "refund_id": f"R{n}",
+                        "order_id": o["order_id"],
+                        "user_id": o["user_id"],
+                        "merchant_id": o["merchant_id"],
+                        "amount": o["unit_price"],
+                        "currency": o["currency"],
+                        "reason": "changed_mind",
+                        "return_shipped": True,
+                    }
+                )
             n += 1
     recs.append(visit(first, start + (seconds + 8) * 1000))
     return recs
@@ -156,6 +172,11 @@ def test_wall_loads_clean_and_shows_posted_figures(env, browser):
     )
     shown = f"{len(orders):,}"
     page.wait_for_function(f"document.querySelector('#orders').textContent === '{shown}'")
+    # the refund guard decided every refund: honest ones approved at once
+    page.wait_for_function(
+        "document.querySelector('#refund-guard').textContent.includes('auto 100.0%')",
+        timeout=15_000,
+    )
     page.wait_for_timeout(1500)  # let the counter settle and the charts draw
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "wall.png"))

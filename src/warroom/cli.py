@@ -315,17 +315,23 @@ def serve(
             help="The watch's routes, receivers and inhibit rules (YAML); none: no notifications.",
         ),
     ] = None,
+    refund_policy: Annotated[
+        Path | None,
+        typer.Option("--refund-policy", help="Refund policy (YAML); default: the shipped one."),
+    ] = None,
 ) -> None:
     """Serve the API, the live stream and the wall page over the state in --data."""
     from warroom.alerts.config import load as load_alerts_config
     from warroom.api.server import serve as run_server
     from warroom.api.settings import ServeSettings
+    from warroom.guards.refunds.policy import load_policy
 
-    if alerts_config is not None:
-        try:
-            load_alerts_config(alerts_config)  # fail before listening, naming the field
-        except WarroomError as exc:
-            _fail(exc)
+    try:  # fail before listening, naming the file and the field
+        if alerts_config is not None:
+            load_alerts_config(alerts_config)
+        load_policy(refund_policy)
+    except WarroomError as exc:
+        _fail(exc)
 
     settings = ServeSettings(
         data_dir=data,
@@ -339,6 +345,7 @@ def serve(
         tick_seconds=tick,
         checkpoint_seconds=checkpoint_seconds,
         alerts_config=alerts_config,
+        refund_policy=refund_policy,
     )
     err.print(f"warroom: the wall at http://{host}:{port}/  (API docs at /docs)")
     try:

@@ -25,6 +25,8 @@ from warroom.command.flows import attach as attach_command
 from warroom.command.service import Command
 from warroom.engine.engine import SECOND, StepResult
 from warroom.guards.catalog.server import ServerCatalog
+from warroom.guards.refunds.queue import ReviewQueue
+from warroom.guards.refunds.stream import attach_run as attach_refunds
 from warroom.runner import Runner, RunOptions
 
 TUNABLE = ("stale_after_seconds", "ingest_records_per_second")  # what admins may change live
@@ -72,6 +74,10 @@ class AppContext:
         self.catalog: ServerCatalog | None = None
         if settings.catalog is not None:
             self.catalog = ServerCatalog(self.runner, settings.catalog, lambda: self.alerts)
+        # worry-free refunds (issue 7): each refund decided as it arrives, held ones queued
+        self.refunds = attach_refunds(self.runner, None, settings.refund_policy)
+        self.refund_queue = ReviewQueue(self.store.engine)
+        self._refund_figures: tuple[float, dict[str, Any]] = (float("-inf"), {})
         self.limiter = RateLimiter(settings.ingest_records_per_second)
         self.stream = Broadcaster(self.frame, settings.tick_seconds, settings.frames_kept)
         self.telemetry = Telemetry(self)
@@ -131,6 +137,14 @@ class AppContext:
             "base_currency": self.base,
         }
 
+    def refund_figures(self, max_age: float = 5.0) -> dict[str, Any]:
+        """Refund rate, auto-approved share, held amount: one small query every 5 s."""
+        at, figures = self._refund_figures
+        if time.monotonic() - at >= max_age:
+            figures = self.refund_queue.summary()
+            self._refund_figures = (time.monotonic(), figures)
+        return figures
+
     def frame(self, kind: str) -> dict[str, Any]:
         """One stream frame; a snapshot carries the whole series, a tick what changed."""
         points = self.wall.series() if kind == "snapshot" else self.wall.take_changes()
@@ -145,6 +159,7 @@ class AppContext:
             "catalog": self.catalog.frame() if self.catalog is not None else None,
         }
         out["campaigns"] = wall_cards(self)  # issue 8: cards, refreshed off the loop
+        out["refunds"] = self.refund_figures()
         if kind == "snapshot":
             out["base_currency"] = self.base
             out["rates"] = self.display_rates

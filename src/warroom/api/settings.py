@@ -26,3 +26,5 @@ class ServeSettings:
     # the watch's routes, receivers and inhibit rules (alerts/config.py); None: the book
     # and the wall only, no notifications
     alerts_config: Path | None = None
+    # worry-free refunds: the decider's policy (YAML); None: the shipped default
+    refund_policy: Path | None = None

@@ -67,7 +67,15 @@ function render(frame) {
   $("pay-rate").textContent = pct(frame.payment_success_rate);
   $("pay-rate").style.color = frame.payment_success_rate != null && frame.payment_success_rate < 0.9 ? "#ff4d6a" : "";
   $("refunds").textContent = fmtInt(t.refunds);
-  $("refund-rate").textContent = `${pct(frame.refund_rate)} of orders · ${money(t.refund_amount, true)}`;
+  $("refund-rate").textContent = pct(frame.refund_rate);
+  $("refund-rate").title = `refunds per order; refunded ${money(t.refund_amount)} ${state.currency}`;
+  const rf = frame.refunds; // the refund guard: auto-approved share and what waits for review
+  $("refund-guard").textContent = rf && rf.refunds
+    ? `· auto ${(rf.auto_approved_share * 100).toFixed(1)}% · held ${fmtInt(rf.pending)}`
+    : "";
+  $("refund-guard").title = rf && rf.pending
+    ? `held for review: ${money(String(rf.held_amount_minor / 10 ** (state.rates[state.base]?.digits ?? 2)))}`
+    : "";
   $("visits").textContent = fmtInt(t.visits);
   $("conversion").textContent = t.visits ? `conversion ${pct(t.orders / t.visits)}` : "–";
   if (frame.event_time) $("event-time").textContent = `${new Date(frame.event_time + 8 * 3600e3).toISOString().slice(11, 19)} +08:00`;
@@ -230,3 +238,6 @@ state.lastFrameAt = Date.now();
 renderIncidents(null);
 renderAlerts([]);
 connect();
+
+// the other pages read the same token from the URL fragment
+for (const a of document.querySelectorAll("nav.pages a")) a.href += location.hash;
