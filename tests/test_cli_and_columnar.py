@@ -114,3 +114,25 @@ def test_columnar_sku_changes_match_ndjson(tmp_path: Path, rates: object) -> Non
             b["sku_id"],
             b["after"]["attrs"],
         )
+
+
+def test_small_arrow_batches_are_gathered_into_chunks_with_exact_positions(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc
+
+    from warroom.sources.files import arrow_chunks
+
+    table = pa.table({"type": ["visit"] * 1000, "n": list(range(1000))})
+    path = tmp_path / "small.arrow"
+    with pa.ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table, max_chunksize=30)  # 34 record batches
+    chunks = list(arrow_chunks(str(path), offset=0, batch_rows=200))
+    assert [c.first_line for c in chunks] == [1, 211, 421, 631, 841]
+    assert [c.end_offset for c in chunks] == [210, 420, 630, 840, 1000]
+    assert all(c.table is not None and c.table.num_rows == 210 for c in chunks[:-1])
+    resumed = list(arrow_chunks(str(path), offset=455, batch_rows=200))
+    assert resumed[0].first_line == 456
+    assert resumed[0].table is not None and resumed[0].table["n"][0].as_py() == 455
+    assert sum(c.table.num_rows for c in resumed if c.table is not None) == 545

@@ -35,7 +35,7 @@ def run_bench(events: int, workdir: Path, with_duckdb: bool, console: Console) -
             frame = pl.read_ndjson(ndjson, infer_schema_length=None)
             frame = frame.with_columns(pl.col("ts").cast(pl.String))
             # record batches of 262,144 rows, as a producer would write them
-            table = frame.to_arrow()
+            table = frame.rechunk().to_arrow()
             with pa.ipc.new_file(str(arrow), table.schema) as writer:
                 writer.write_table(table, max_chunksize=262_144)
             del frame, table  # gigabytes at 10 M events: not held during the replays

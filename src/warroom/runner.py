@@ -39,7 +39,7 @@ class RunOptions:
     catalog: Path | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
     batch_bytes: int = files.DEFAULT_BATCH_BYTES
-    batch_rows: int = 262_144
+    batch_rows: int = 131_072
     checkpoint_seconds: float = 2.0
     flush_at_end: bool = True
     live_speed: float | None = None  # pace the input by event time (the demo's live mode)

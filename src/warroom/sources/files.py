@@ -114,12 +114,16 @@ def paced_chunks(path: str, speed: float, offset: int = 0, line: int = 0) -> Ite
 
 
 def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Iterator[Chunk]:
-    """Record batches of an Arrow IPC or Parquet file, from row `offset`."""
+    """Record batches of an Arrow IPC or Parquet file, from row `offset`, gathered into
+    chunks of about `batch_rows` rows: producers often write many small batches, and
+    each chunk costs the engine a fixed number of operations."""
     if path.lower().endswith(PARQUET_SUFFIXES):
         batches: Iterator[pa.RecordBatch] = pq.ParquetFile(path).iter_batches(batch_rows)
     else:
         batches = _sliced(_open_arrow(path), batch_rows)
     row = 0
+    held: list[pa.RecordBatch] = []
+    first = 0  # row number (0-based) of the first held row
     for rb in batches:
         start, row = row, row + rb.num_rows
         if row <= offset:
@@ -127,9 +131,14 @@ def arrow_chunks(path: str, offset: int = 0, batch_rows: int = 262_144) -> Itera
         if start < offset:
             rb = rb.slice(offset - start)
             start = offset
-        yield Chunk(
-            first_line=start + 1, end_offset=row, end_line=row, table=pa.Table.from_batches([rb])
-        )
+        if not held:
+            first = start
+        held.append(rb)
+        if row - first >= batch_rows:
+            yield Chunk(first + 1, row, row, table=pa.Table.from_batches(held))
+            held = []
+    if held:
+        yield Chunk(first + 1, row, row, table=pa.Table.from_batches(held))
 
 
 def _sliced(
