@@ -18,6 +18,7 @@ install: $(STAMP)
 # browser tests; nothing is downloaded at run time.
 WEB_STAMP := web/node_modules/.installed
 $(WEB_STAMP): web/package.json web/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	cd web && npm ci --no-audit --no-fund
 	touch $(WEB_STAMP)
 
