@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean web
+.PHONY: install demo test test-slow lint bench clean web browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,16 +23,18 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	touch $(WEB_STAMP)
 
 web: $(WEB_STAMP)
+
+browser:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 demo: $(STAMP) web
 	$(BIN)/warroom demo
 
-test: $(STAMP) web
+test: $(STAMP) web browser
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP) web
+test-slow: $(STAMP) web browser
 	$(BIN)/python -m pytest -q -m slow
 
 lint: $(STAMP)
