@@ -101,6 +101,12 @@ def install(app: FastAPI) -> None:
         message = str(first.get("msg", "invalid request"))
         return JSONResponse(envelope(422, message, ".".join(loc) or None), 422)
 
+    @app.exception_handler(OverflowError)
+    async def _too_big(_r: Request, exc: OverflowError) -> JSONResponse:
+        # a number past what the store holds (SQLite: 64-bit): the input's fault, not ours
+        log.warning("number out of range: %s", exc)
+        return JSONResponse(envelope(422, "a number in the request is out of range"), 422)
+
     @app.exception_handler(Exception)
     async def _crash(_r: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)

@@ -27,7 +27,7 @@ from warroom.command.tables import deliveries_t, messages_t, roster_t
 router = APIRouter(prefix="/api/v1/broadcast", tags=["command"])
 Read, Send = Depends(require("read")), Depends(require("broadcast"))
 Admin = Depends(require("admin"))
-MessageId = Annotated[int, Path(ge=1)]
+MessageId = Annotated[int, Path(ge=1, le=2**62)]  # SQLite integers are 64-bit
 
 
 class BroadcastSend(BaseModel):
@@ -37,7 +37,7 @@ class BroadcastSend(BaseModel):
         default_factory=lambda: [EVERYONE], min_length=1, description='roles, or ["*"]'
     )
     ack_within: str = Field("5m", description="re-send and escalate after this: 90s, 5m, 1h")
-    incident_id: int | None = Field(None, ge=1)
+    incident_id: int | None = Field(None, ge=1, le=2**62)
 
     @field_validator("ack_within")
     @classmethod

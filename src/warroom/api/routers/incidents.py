@@ -20,7 +20,7 @@ from warroom.command.review import review_html, review_markdown
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Read, Approve = Depends(require("read")), Depends(require("approve"))
 Ack = Depends(require("acknowledge"))
-IncidentId = Annotated[int, Path(ge=1)]
+IncidentId = Annotated[int, Path(ge=1, le=2**62)]  # SQLite integers are 64-bit
 REVIEW_KPIS = ("gmv", "orders", "payment_success_rate")  # charted around the incident
 MARGIN_MS = 30 * 60_000
 

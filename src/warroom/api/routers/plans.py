@@ -29,7 +29,7 @@ from warroom.command.plans import Plan
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 Read, Approve = Depends(require("read")), Depends(require("approve"))
 Ack = Depends(require("acknowledge"))
-RunId = Annotated[int, Path(ge=1)]
+RunId = Annotated[int, Path(ge=1, le=2**62)]  # SQLite integers are 64-bit
 Idx = Annotated[int, Path(ge=0, le=1000)]
 
 
@@ -86,7 +86,7 @@ class StartRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plan: str = Field(min_length=1, max_length=200)
     params: dict[str, Any] = Field(default_factory=dict)
-    incident_id: int | None = Field(None, ge=1, description="run inside this incident")
+    incident_id: int | None = Field(None, ge=1, le=2**62, description="run inside this incident")
 
 
 class Reject(BaseModel):
@@ -124,7 +124,7 @@ async def dry_run(
 async def runs(
     request: Request,
     _who: Principal = Read,
-    incident_id: Annotated[int | None, Query(ge=1)] = None,
+    incident_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> list[dict[str, Any]]:
     rows = await call(command(request).runs.list, incident_id=incident_id)
     return [run_out(r) for r in rows]
@@ -220,7 +220,7 @@ async def notices(
 @router.post("/notices/{outbox_id}/ack", summary="A merchant's operator acknowledges a notice")
 async def ack_notice(
     request: Request,
-    outbox_id: Annotated[int, Path(ge=1)],
+    outbox_id: Annotated[int, Path(ge=1, le=2**62)],
     who: Principal = Ack,
 ) -> dict[str, Any]:
     return await call(
