@@ -93,8 +93,10 @@ class Runner:
                 self.checkpoint(complete=False)
                 last_commit = time.monotonic()
                 # A checkpoint costs in proportion to the open state: space them so that
-                # they take at most ~10 % of the replay. A crash only replays more.
-                interval = max(self.opts.checkpoint_seconds, 10 * (last_commit - began))
+                # they take at most ~10 % of the replay (a crash only replays more), but
+                # no more than 3x apart: cells wait in memory until they are written.
+                base = self.opts.checkpoint_seconds
+                interval = min(max(base, 10 * (last_commit - began)), 3 * base)
             if progress:
                 progress(self.offset, self.engine.counters)
         if self.opts.flush_at_end:
