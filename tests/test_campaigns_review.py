@@ -13,8 +13,8 @@ import pytest
 
 from test_api_support import T0
 from test_campaigns_support import build_state
+from warroom.browser import CHROMIUM, HEADLESS_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 ALERTS = [
     {"id": "a1", "state": "firing", "ts": T0 + 40_000, "source": "kpi", "metric": "orders",
@@ -57,7 +57,7 @@ def test_review_is_self_contained_and_says_who_won(report) -> None:
     assert "Orders in CN-ZJ dropped" in text and "16:00:40" in text and "16:01:35" in text
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)")
 def test_review_renders_in_chromium_and_prints_to_pdf(report) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     out, pdf, done = report
@@ -65,9 +65,7 @@ def test_review_renders_in_chromium_and_prints_to_pdf(report) -> None:
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5_000
     problems: list[str] = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=list(HEADLESS_ARGS))
         page = browser.new_page(viewport={"width": 1200, "height": 1600})
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))

@@ -110,7 +110,7 @@ def test_served_guard_finds_the_scramble(snap, tmp_path: Path) -> None:  # noqa:
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)")
 def test_wall_shows_the_catalog_finding(snap, tmp_path: Path) -> None:  # noqa: F811
     sync_api = pytest.importorskip("playwright.sync_api")
     from test_web_wall import ARGS, ARTIFACTS

@@ -4,18 +4,20 @@ Alertmanager's webhook, and one the watch raises from ingested events."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from test_api_alerts import am_alert, am_body, dark_day
 from test_api_support import Server, auth, free_port, make_tokens, ndjson
+from warroom.browser import CHROMIUM, HEADLESS_ARGS
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+
+ARGS = list(HEADLESS_ARGS)
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)"
+)
 
 
 @pytest.fixture(scope="module")

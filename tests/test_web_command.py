@@ -12,22 +12,15 @@ import pytest
 
 from test_api_support import Server, auth, free_port
 from warroom.auth.tokens import TokenStore
+from warroom.browser import CHROMIUM, HEADLESS_ARGS
 from warroom.store.db import Store
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = list(HEADLESS_ARGS)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)"
+)
 PEOPLE = {"alice": "commander", "bob": "commander", "root": "admin"}
 
 

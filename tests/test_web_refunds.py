@@ -17,7 +17,9 @@ from warroom.guards.refunds.queue import ReviewQueue
 from warroom.store.db import Store
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make web)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)"
+)
 
 
 @pytest.fixture

@@ -22,18 +22,11 @@ from typing import Any
 import httpx
 import numpy as np
 
+from warroom.browser import CHROMIUM, HEADLESS_ARGS
+
 T0 = 1_762_790_400_000
 RATES = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556}}
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = list(HEADLESS_ARGS)
 REGIONS = ("CN-GD", "CN-ZJ", "CN-JS", "CN-SH", "CN-BJ", "US-CA")
 
 
@@ -130,7 +123,7 @@ def latency(rate: int, seconds: float, tick: float, port: int) -> dict[str, Any]
     server = Server(port, tick)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{server.url}/")
             page.wait_for_function("window.__wall.frames > 0", timeout=30_000)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from warroom.browser import CHROMIUM, HEADLESS_ARGS
 from warroom.campaigns.model import CampaignFile, Clock
 from warroom.campaigns.progress import Progress, evaluate, latest
 from warroom.campaigns.service import paused_states
@@ -16,7 +17,6 @@ from warroom.errors import WarroomError
 from warroom.series.metrics import format_money
 from warroom.store.db import Store
 
-CHROMIUM = Path("/usr/bin/chromium")
 E = html.escape
 
 
@@ -310,12 +310,10 @@ def read_alerts(path: Path | None) -> list[dict[str, Any]]:
 
 def to_pdf(html_path: Path, pdf_path: Path) -> None:
     if not CHROMIUM.exists():
-        raise WarroomError(f"--pdf: needs {CHROMIUM} (make web installs it)")
+        raise WarroomError(f"--pdf: needs {CHROMIUM} (`make browser` installs it)")
     cmd = [
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
+        *HEADLESS_ARGS,
         "--no-pdf-header-footer",
         f"--print-to-pdf={pdf_path.resolve()}",
         html_path.resolve().as_uri(),
