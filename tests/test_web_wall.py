@@ -167,7 +167,7 @@ def test_wall_loads_clean_and_shows_posted_figures(env, browser):
     page.wait_for_function(f"document.querySelector('#orders').textContent === '{shown}'")
     # the refund guard decided every refund: honest ones approved at once
     page.wait_for_function(
-        "document.querySelector('#refund-guard').textContent.includes('auto 100.0%')",
+        "document.querySelector('#refund-guard').textContent.includes('auto 100.0% · held 0.00')",
         timeout=15_000,
     )
     page.wait_for_timeout(1500)  # let the counter settle and the charts draw

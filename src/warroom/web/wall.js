@@ -69,13 +69,12 @@ function render(frame) {
   $("refunds").textContent = fmtInt(t.refunds);
   $("refund-rate").textContent = pct(frame.refund_rate);
   $("refund-rate").title = `refunds per order; refunded ${money(t.refund_amount)} ${state.currency}`;
-  const rf = frame.refunds; // the refund guard: auto-approved share and what waits for review
+  const rf = frame.refunds; // the refund guard: auto-approved share and the amount held
+  const held = rf ? money(String(rf.held_amount_minor / 10 ** (state.rates[state.base]?.digits ?? 2)), true) : "";
   $("refund-guard").textContent = rf && rf.refunds
-    ? `· auto ${(rf.auto_approved_share * 100).toFixed(1)}% · held ${fmtInt(rf.pending)}`
+    ? `· auto ${(rf.auto_approved_share * 100).toFixed(1)}% · held ${held}`
     : "";
-  $("refund-guard").title = rf && rf.pending
-    ? `held for review: ${money(String(rf.held_amount_minor / 10 ** (state.rates[state.base]?.digits ?? 2)))}`
-    : "";
+  $("refund-guard").title = rf ? `${fmtInt(rf.pending)} refunds held for review` : "";
   $("visits").textContent = fmtInt(t.visits);
   $("conversion").textContent = t.visits ? `conversion ${pct(t.orders / t.visits)}` : "–";
   if (frame.event_time) $("event-time").textContent = `${new Date(frame.event_time + 8 * 3600e3).toISOString().slice(11, 19)} +08:00`;
