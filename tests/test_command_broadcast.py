@@ -36,6 +36,14 @@ def test_roster_rejects_unknown_next(cmd: Command) -> None:
         cmd.broadcast.load_roster([{"name": "a", "role": "viewer", "next": "zed"}])
 
 
+def test_roster_rejects_a_person_listed_twice_and_keeps_the_old_one(cmd: Command) -> None:
+    before = cmd.broadcast.recipients(["*"])
+    twice = [{"name": "a", "role": "viewer"}, {"name": "a", "role": "commander"}]
+    with pytest.raises(CommandError, match="listed twice: a"):
+        cmd.broadcast.load_roster(twice)
+    assert before and cmd.broadcast.recipients(["*"]) == before
+
+
 def test_roll_call_and_acks(cmd: Command) -> None:
     b = cmd.broadcast
     everyone = b.send(text="Freeze deploys", roles=["*"], sender="alice", ack_within_ms=60_000)

@@ -74,6 +74,11 @@ class BroadcastService:
             {"person": p["name"], "role": p["role"], "next_person": p.get("next")} for p in people
         ]
         names = {r["person"] for r in rows}
+        if len(names) < len(rows):
+            twice = sorted(
+                {r["person"] for r in rows if [x["person"] for x in rows].count(r["person"]) > 1}
+            )
+            raise CommandError(f"roster: each person once; listed twice: {', '.join(twice)}")
         for r in rows:
             if r["next_person"] is not None and r["next_person"] not in names:
                 raise CommandError(f"roster: {r['person']}.next {r['next_person']!r} is not on it")
