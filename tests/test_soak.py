@@ -1,5 +1,5 @@
 """Soak (slow, `make test-slow`): a simulated Double 11 with every scenario, killed with
-SIGKILL many times, ends byte-equal to a clean run, seconds, minutes and hours alike."""
+SIGKILL up to ten times, ends byte-equal to a clean run, seconds, minutes and hours alike."""
 
 from __future__ import annotations
 
@@ -36,13 +36,15 @@ def test_simulated_day_survives_many_kills(tmp_path: Path) -> None:
     crashed = tmp_path / "crashed"
     rng = random.Random(2026)
     kills = 0
-    for _ in range(10):
+    for _ in range(30):
         proc = _run(events, crashed, batch_bytes=rng.choice((1 << 18, 1 << 20, 4 << 20)))
-        time.sleep(rng.uniform(0.1, 0.4) * clean_seconds)  # scaled to this machine
+        time.sleep(rng.uniform(0.05, 0.25) * clean_seconds)  # scaled to this machine
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
         proc.wait()
-    assert kills >= 5
+        if kills == 10:
+            break
+    assert kills >= 6
     _finish(events, crashed, batch_bytes=2 << 20)
     assert dump(Store.open(crashed)) == expected
