@@ -62,6 +62,30 @@ def _finish(events: Path, data: Path, batch_bytes: int = 1 << 20) -> None:
     assert proc.returncode == 0, stderr.decode()
 
 
+def _timed_finish(events: Path, data: Path) -> float:
+    started = time.monotonic()
+    _finish(events, data)
+    return time.monotonic() - started
+
+
+def kill_during_runs(
+    events: Path, data: Path, rng: random.Random, after: tuple[float, float], most: int
+) -> int:
+    """Start runs and SIGKILL each at a random moment in `after` (seconds) until `most`
+    were killed (or runs keep finishing first); returns how many were killed."""
+    kills = 0
+    for _ in range(3 * most):
+        proc = _run(events, data, batch_bytes=rng.choice((1 << 18, 1 << 20, 3 << 20)))
+        time.sleep(rng.uniform(*after))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if kills == most:
+            break
+    return kills
+
+
 def test_kill_9_at_random_points_then_resume_is_byte_equal(
     events_file: Path, tmp_path: Path
 ) -> None:
@@ -69,24 +93,14 @@ def test_kill_9_at_random_points_then_resume_is_byte_equal(
 
     (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
     clean = tmp_path / "clean"
-    started = time.monotonic()
-    _finish(events_file, clean)
-    clean_seconds = time.monotonic() - started
+    clean_seconds = _timed_finish(events_file, clean)
     expected = dump(Store.open(clean))
     assert b"# late" in expected and b"# quarantine" in expected
 
     crashed = tmp_path / "crashed"
-    rng = random.Random(5)
-    kills = 0
-    for _ in range(12):  # kill at random moments scaled to this machine's speed
-        proc = _run(events_file, crashed, batch_bytes=rng.choice((1 << 18, 1 << 20, 3 << 20)))
-        time.sleep(rng.uniform(0.15, 0.6) * clean_seconds)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        if kills == 4:
-            break
+    kills = kill_during_runs(
+        events_file, crashed, random.Random(5), (0.15 * clean_seconds, 0.6 * clean_seconds), 4
+    )
     assert kills >= 2
     _finish(events_file, crashed, batch_bytes=1 << 19)
     assert dump(Store.open(crashed)) == expected

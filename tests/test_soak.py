@@ -3,16 +3,13 @@ SIGKILL up to ten times, ends byte-equal to a clean run, seconds, minutes and ho
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from test_crash import _finish, _run
+from test_crash import _finish, _timed_finish, kill_during_runs
 from warroom.sim import SimConfig, simulate
 from warroom.store.db import Store
 from warroom.store.dump import dump
@@ -27,24 +24,14 @@ def test_simulated_day_survives_many_kills(tmp_path: Path) -> None:
     shutil.copy(sim / "rates.json", tmp_path / "rates.json")  # _run reads it beside --data
 
     clean = tmp_path / "clean"
-    started = time.monotonic()
-    _finish(events, clean)
-    clean_seconds = time.monotonic() - started
+    clean_seconds = _timed_finish(events, clean)
     expected = dump(Store.open(clean))
     assert b"# cells 3600000" in expected and b"# late" in expected
 
     crashed = tmp_path / "crashed"
-    rng = random.Random(2026)
-    kills = 0
-    for _ in range(30):
-        proc = _run(events, crashed, batch_bytes=rng.choice((1 << 18, 1 << 20, 4 << 20)))
-        time.sleep(rng.uniform(0.05, 0.25) * clean_seconds)  # scaled to this machine
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        if kills == 10:
-            break
+    kills = kill_during_runs(
+        events, crashed, random.Random(2026), (0.05 * clean_seconds, 0.25 * clean_seconds), 10
+    )
     assert kills >= 6
     _finish(events, crashed, batch_bytes=2 << 20)
     assert dump(Store.open(crashed)) == expected

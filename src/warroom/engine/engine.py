@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,10 +66,18 @@ class Counters:
 class StepResult:
     cells: dict[int, pl.DataFrame] = field(default_factory=dict)  # period ms -> coded cells
     late: pl.DataFrame | None = None  # pos, id, kind, ts of records past the lateness
-    # The batch's records that are not duplicates (late ones included), as decoded, in
-    # input order, and its parsed sku_change records likewise: what the guards read.
-    records: pl.DataFrame | None = None
+    # The batch's parsed sku_change records that are not duplicates: what the guards read.
     sku_changes: list[dict[str, Any]] = field(default_factory=list)
+    decoded: pl.DataFrame | None = field(default=None, repr=False)  # the batch, as decoded
+    fresh: np.ndarray | None = field(default=None, repr=False)  # mask: not a duplicate
+
+    @cached_property
+    def records(self) -> pl.DataFrame | None:
+        """The batch's records that are not duplicates (late ones included), as decoded,
+        in input order. Filtered on first use: a run with no guard never pays for it."""
+        if self.decoded is None or self.fresh is None:
+            return None
+        return self.decoded.filter(pl.Series(self.fresh))
 
 
 class Engine:
@@ -117,8 +126,9 @@ class Engine:
         self.max_ts = int(high[-1])
         result = StepResult(
             late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
-            records=batch.frame.filter(pl.Series(fresh)),
             sku_changes=_fresh_changes(batch.sku_changes, pos[dup]),
+            decoded=batch.frame,
+            fresh=fresh,
         )
         closed = int(w_after[-1]) // SECOND * SECOND
         if closed > self.closed_before:
