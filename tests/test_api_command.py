@@ -5,20 +5,24 @@ incidents and their review, and one hash-chained audit trail behind all of it.""
 from __future__ import annotations
 
 import json
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from notify_receiver import Receiver
 from test_api_support import RATES, T0, auth, ndjson, order
 from warroom.api.app import create_app
 from warroom.api.settings import ServeSettings
 from warroom.auth.tokens import TokenStore
 from warroom.cli import app as cli
-from warroom.command.actions import merchants
 from warroom.command.audit_chain import AuditChain
+from warroom.command.clock import FakeClock, StreamClock
+from warroom.command.delivery import ENV_FILE, ENV_URL
 from warroom.store.db import Store
 
 with warnings.catch_warnings():
@@ -35,15 +39,42 @@ PEOPLE = {  # name -> role; one token each, named, so each token is one person
 }
 
 
+W0 = T0 - 3_600_000  # the controlled wall clock starts an hour before the events
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+def api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
     data = tmp_path / "state"
     store = TokenStore(Store.open(data).engine)
     tokens = {n: auth(store.create(role=r, name=n)[0]) for n, r in PEOPLE.items()}
     (tmp_path / "rates.json").write_text(json.dumps(RATES))
+    # merchant endpoints: each test writes this file; it is read again when it changes
+    monkeypatch.setenv(ENV_FILE, str(tmp_path / "merchants.yaml"))
+    monkeypatch.delenv(ENV_URL, raising=False)
     settings = ServeSettings(data_dir=data, rates=tmp_path / "rates.json", checkpoint_seconds=0.2)
-    with TestClient(create_app(settings)) as client:
+    # command's timers on a wall clock the test moves (`wall(c).advance(...)`)
+    app = create_app(settings, clock=StreamClock(wall=FakeClock(W0)))
+    app.state.ctx.live_command.loops.interval_s = (
+        0.05  # the server's loops run every second; tests wait less
+    )
+    with TestClient(app) as client:
         yield client, tokens
+
+
+def wall(c: TestClient) -> FakeClock:
+    return c.app.state.ctx.command.clock.wall
+
+
+def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
+    """What the server's background loops do shows within a few of their rounds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.02)
 
 
 def ingest(client: TestClient, who: dict[str, str], records: list[dict]) -> None:
@@ -120,22 +151,61 @@ def test_a_plan_run_needs_a_second_person_and_is_audited(api):
     assert verified.exit_code == 0 and verified.output.startswith(f"ok: {len(trail)} rows")
 
 
-def test_holds_notices_and_a_merchants_ack(api):
+def notice_states(c: TestClient, who: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out = c.get("/api/v1/notices/merchants", headers=who).json()["merchants"]
+    return {m["merchant_id"]: m for m in out}
+
+
+def test_holds_notices_delivery_and_a_merchants_ack(api, tmp_path: Path):
     c, tok = api
-    ingest(c, tok["feeder"], [order(i, T0 + i) for i in range(5)])  # merchant m1, sku s1
-    params = {"merchants": ["m1"], "skus": ["s1"]}
+    shops = ["m1", "m2", "m3", "m4"]
+    ingest(c, tok["feeder"], [{**order(i, T0 + i), "merchant_id": shops[i % 4]} for i in range(8)])
+    params = {"merchants": shops, "skus": ["s1"]}
     dry = c.post(
         "/api/v1/plans/catalog-scrambled/dry-run", json={"params": params}, headers=tok["vic"]
     ).json()
-    assert dry[0]["counts"] == {"orders": 5} and dry[0]["ids"]["orders"] == [
-        f"O{i}" for i in range(5)
+    assert dry[0]["counts"] == {"orders": 8} and dry[0]["ids"]["orders"] == [
+        f"O{i}" for i in range(8)
     ]
+    assert dry[1]["ids"] == {"merchants": shops}
     rid = c.post(
         "/api/v1/runs", json={"plan": "catalog-scrambled", "params": params}, headers=tok["alice"]
     ).json()["id"]
-    for idx in (0, 1):
-        r = c.post(f"/api/v1/runs/{rid}/steps/{idx}/approve", headers=tok["bob"])
-        assert r.status_code == 200, r.text
+    with Receiver() as ok, Receiver([500]) as flaky, Receiver([404]) as gone:
+        # m4 has no endpoint: its notice fails at once, and says why
+        hooks = {"m1": ok.url, "m2": flaky.url, "m3": gone.url}
+        (tmp_path / "merchants.yaml").write_text(json.dumps({"merchants": hooks}))
+        for idx in (0, 1):
+            r = c.post(f"/api/v1/runs/{rid}/steps/{idx}/approve", headers=tok["bob"])
+            assert r.status_code == 200, r.text
+        held = c.get("/api/v1/holds", params={"ref": f"run:{rid}/step:0"}, headers=tok["vic"])
+        assert held.json() == {
+            "held": [f"O{i}" for i in range(8)],
+            "violations": 0,
+            "shipments": [],
+        }
+        # the server's delivery loop: no one calls deliver_due here
+        got = eventually(
+            lambda: (
+                (s := notice_states(c, tok["vic"]))
+                and s["m1"]["sent"] + s["m3"]["failed"] + s["m4"]["failed"] == 3
+                and s["m2"]["latest"]["attempts"] == 1
+                and s
+            )
+        )
+        assert got, notice_states(c, tok["vic"])
+        assert got["m2"]["pending"] == 1 and "HTTP 500" in got["m2"]["latest"]["last_error"]
+        assert "HTTP 404" in got["m3"]["latest"]["last_error"]
+        assert got["m4"]["latest"]["last_error"] == "no endpoint configured for merchant m4"
+        assert [got[m]["endpoint"] for m in shops] == [True, True, True, False]
+        assert ok.requests[0]["json"]["message"] == (
+            "Your SKUs s1 were scrambled; restore them from the snapshot."
+        )
+        pending = c.get("/api/v1/notices", params={"merchant": "m2"}, headers=tok["vic"]).json()
+        assert_error(c.post(f"/api/v1/notices/{pending[0]['id']}/ack", headers=tok["wanda"]), 409)
+        wall(c).advance(2)  # the retry's backoff passes on the wall clock
+        assert eventually(lambda: notice_states(c, tok["vic"])["m2"]["sent"] == 1)
+        assert (len(ok.requests), len(flaky.requests), len(gone.requests)) == (1, 2, 1)
     # the last step needs admin: a commander cannot, an admin can
     assert (
         "admin"
@@ -146,17 +216,29 @@ def test_holds_notices_and_a_merchants_ack(api):
     assert c.post(f"/api/v1/runs/{rid}/steps/2/approve", headers=tok["root"]).json()["state"] == (
         "done"
     )
+    failed = c.get("/api/v1/notices", params={"state": "failed"}, headers=tok["vic"]).json()
+    assert sorted(n["merchant_id"] for n in failed) == ["m3", "m4"]
     notices = c.get("/api/v1/notices", params={"ref": f"run:{rid}/step:1"}, headers=tok["vic"])
-    (notice,) = notices.json()
-    assert notice["merchant_id"] == "m1"
+    notice = next(n for n in notices.json() if n["merchant_id"] == "m1")
+    # the merchant's operator acknowledges what arrived (a viewer may not)
     assert_error(c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["vic"]), 403)
-    assert_error(c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["wanda"]), 409)
-    # the merchant channel delivers it (no sender is wired in serve yet), then the ack counts
-    engine = c.app.state.ctx.store.engine
-    assert merchants.deliver_due(engine, send=lambda _m, _t: None, now_ms=2**62)["sent"] == 1
     acked = c.post(f"/api/v1/notices/{notice['id']}/ack", headers=tok["wanda"]).json()
-    assert acked["state"] == "acked"
+    assert (acked["state"], acked["acked_by"]) == ("acked", "wanda")
+    assert notice_states(c, tok["vic"])["m1"]["acked"] == 1
+    assert_error(c.post(f"/api/v1/notices/{failed[0]['id']}/ack", headers=tok["wanda"]), 409)
     assert_error(c.post("/api/v1/notices/9999/ack", headers=tok["wanda"]), 404)
+    run = c.get(f"/api/v1/runs/{rid}", headers=tok["vic"]).json()
+    timeline = c.get(f"/api/v1/incidents/{run['incident_id']}/timeline", headers=tok["vic"]).json()
+    assert timeline[-1]["kind"] == "ack" and timeline[-1]["actor"] == "wanda"
+    # delivery outcomes are on the incident's timeline (and in the audit chain); retries not
+    delivered = " | ".join(e["text"] for e in timeline if "notice.deliver" in e["text"])
+    assert "m4 (no endpoint configured for merchant m4)" in delivered and "HTTP 404" in delivered
+    assert "sent to m1" in delivered and "sent to m2" in delivered
+    # a held order that ships anyway is a counted violation
+    shipped = {"type": "shipment", "id": "ev-s1", "ts": T0 + 9, "order_id": "O1"}
+    ingest(c, tok["feeder"], [{**shipped, "merchant_id": "m2", "status": "shipped"}])
+    holds = eventually(lambda: c.get("/api/v1/holds", headers=tok["vic"]).json()["violations"])
+    assert holds == 1
 
 
 def sse(c: TestClient, who: dict[str, str], last: str | None = None) -> list[tuple[str, str, dict]]:
@@ -224,14 +306,55 @@ def test_broadcast_roll_call_replay_and_escalation(api):
     after = sse(c, tok["alice"], last=bobs[-1][0])
     assert [(k, d["person"]) for _, k, d in after] == [("ack", "bob")]
 
-    # event time passes the deadline: alice is re-sent and root is escalated to
+    def pending() -> list[str]:
+        return c.get(f"/api/v1/broadcast/messages/{mid}", headers=tok["vic"]).json()["pending"]
+
+    # the stream's events run past the deadline (sent at W0, events an hour later): the
+    # timer loop re-sends to alice and escalates to root
     ingest(c, tok["feeder"], [order(1, T0), order(2, T0 + 120_000)])
-    call = c.get(f"/api/v1/broadcast/messages/{mid}", headers=tok["vic"]).json()
-    assert call["pending"] == ["alice", "root"]
+    assert eventually(lambda: pending() == ["alice", "root"]), pending()
     kinds = [(k, d["message_id"]) for _, k, d in sse(c, tok["alice"], last=after[-1][0])]
     assert ("resend", mid) in kinds
-    root = [(k, d["message_id"]) for _, k, d in sse(c, tok["root"], last=after[-1][0])]
-    assert ("escalation", mid) in root
+
+    def roots() -> list[str]:  # what root's feed shows of the commanders' message
+        got = sse(c, tok["root"], last=after[-1][0])
+        return [k for _, k, d in got if d["message_id"] == mid]
+
+    assert roots() == ["escalation"]
+    # no more events: root's minute passes on the wall clock alone, and root is re-sent
+    wall(c).advance(59)
+    time.sleep(0.3)  # several rounds of the timer loop: not due yet
+    assert roots() == ["escalation"]
+    wall(c).advance(2)
+    assert eventually(lambda: roots() == ["escalation", "resend"]), roots()
+
+
+def test_approval_time_out_on_the_wall_clock_without_events(api):
+    """A quiet stream does not freeze people's timers; the audit trail keeps UTC time."""
+    c, tok = api
+    run = c.post(
+        "/api/v1/runs",
+        json={"plan": "payment-channel-down", "params": {"method": "card"}},
+        headers=tok["alice"],
+    ).json()
+    step = run["steps"][0]
+    assert step["deadline_ms"] == W0 + 5 * 60_000  # the stream has no events: the wall's time
+
+    def state() -> str:
+        return c.get(f"/api/v1/runs/{run['id']}", headers=tok["vic"]).json()["steps"][0]["state"]
+
+    wall(c).advance(5 * 60)  # a deadline equal to now is still in time
+    time.sleep(0.3)
+    assert state() == "waiting_approval"
+    wall(c).advance(1)
+    assert eventually(lambda: state() == "timed_out"), state()
+    assert_error(c.post(f"/api/v1/runs/{run['id']}/steps/0/approve", headers=tok["bob"]), 409)
+    timeline = c.get(f"/api/v1/incidents/{run['incident_id']}/timeline", headers=tok["vic"])
+    out = [e for e in timeline.json() if "timed_out" in e["text"] or "timeout" in e["text"]]
+    assert out and out[0]["ts_ms"] == W0 + 5 * 60_000 + 1_000  # the timers' clock
+    trail = c.get("/api/v1/audit", params={"limit": 1000}, headers=tok["root"]).json()
+    stamped = [a for a in trail if a["action"].startswith("step.time")]
+    assert stamped and abs(stamped[0]["utc_ms"] - time.time() * 1000) < 60_000  # wall, UTC
 
 
 def test_incident_lifecycle_and_review(api):
@@ -289,6 +412,20 @@ def test_incident_lifecycle_and_review(api):
     assert any(e["kind"] == "alert" for e in first)
     listed = c.get("/api/v1/incidents", params={"status": "active"}, headers=tok["vic"]).json()
     assert [i["id"] for i in listed] == [both["id"]]
+    # a later alert joins the running incident's timeline; not a resolved one's
+    later = {**alert, "id": "al-2", "summary": "card success rate still low"}
+    url = f"/api/v1/incidents/{both['id']}/alerts"
+    assert c.post(url, json={"alert": later}, headers=tok["wanda"]).json()["alert"] == "al-2"
+    kinds = [
+        (e["kind"], e["data"].get("id"))
+        for e in c.get(f"/api/v1/incidents/{both['id']}/timeline", headers=tok["vic"]).json()
+    ]
+    assert kinds.count(("alert", "al-1")) == 1 and kinds[-1] == ("alert", "al-2")
+    assert_error(c.post(url, json={}, headers=tok["wanda"]), 422)
+    assert_error(c.post(url, json={"alert_id": "nope"}, headers=tok["wanda"]), 404)
+    assert_error(c.post(url, json={"alert": later}, headers=tok["vic"]), 403)
+    resolved = f"/api/v1/incidents/{iid}/alerts"
+    assert_error(c.post(resolved, json={"alert": later}, headers=tok["wanda"]), 409)
 
 
 def test_the_feed_hub_replays_from_memory_and_from_the_database(tmp_path: Path):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from warroom.command.actions import ACTIONS
 from warroom.command.actions.base import ActionContext
 from warroom.command.actions.campaigns import campaign_states
-from warroom.command.actions.merchants import acknowledge, deliver_due, outbox
+from warroom.command.actions.merchants import Notice, acknowledge, deliver_due, outbox
 from warroom.command.actions.shipping import held_orders, observe, record_shipment, violations
 from warroom.command.actions.switches import get_switch
 from warroom.command.clock import FakeClock
@@ -222,8 +222,10 @@ def test_notify_merchants_outbox_retries_acks_and_undo(world: dict[str, Any]) ->
     assert applied.public() == dry.public()
     calls: list[str] = []
 
-    def send(merchant: str, message: str) -> None:
+    def send(notice: Notice) -> None:
+        merchant = notice.merchant_id
         calls.append(merchant)
+        assert notice.attempt == calls.count(merchant) and notice.ref == "r1"
         if merchant == want[0] and calls.count(merchant) == 1:
             raise Flaky("503")
         if merchant == want[1]:
@@ -249,3 +251,15 @@ def test_notify_merchants_outbox_retries_acks_and_undo(world: dict[str, Any]) ->
     second = notify.apply(ctx, scope=Scope(merchants=("m-1",)), args={"message": "y"}, ref="r2")
     assert notify.undo(ctx, ref="r2", applied=second).ids == {"merchants": ["m-1"]}
     assert notify.undo(ctx, ref="r1", applied=applied).ids == {"merchants": []}
+
+
+def test_a_notice_cancelled_while_on_the_wire_stays_cancelled(world: dict[str, Any]) -> None:
+    ctx, notify = world["ctx"], ACTIONS["notify_merchants"]
+    applied = notify.apply(ctx, scope=Scope(merchants=("m-1",)), args={"message": "x"}, ref="r9")
+
+    def send(notice: Notice) -> None:  # the operator's undo lands while the POST is out
+        assert notify.undo(ctx, ref="r9", applied=applied).ids == {"merchants": ["m-1"]}
+
+    # a new notice is due at once on any clock: the server delivers on the wall clock
+    assert deliver_due(ctx.engine, send=send, now_ms=0) == {"sent": 0, "retried": 0, "failed": 0}
+    assert [(r["state"], r["attempts"]) for r in outbox(ctx.engine, ref="r9")] == [("cancelled", 0)]

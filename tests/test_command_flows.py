@@ -1,18 +1,24 @@
 """The stream drives command: records feed the order index and the holds, and event time
-(not wall time) times out approvals and escalates broadcasts."""
+times out approvals and escalates broadcasts; in the server, the `StreamClock` keeps it
+running on the wall clock between events and the timer loop fires them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from warroom.command import clockstate
 from warroom.command.actions.shipping import violations
-from warroom.command.clock import EventClock
+from warroom.command.clock import EventClock, FakeClock, StreamClock
 from warroom.command.flows import attach
 from warroom.command.plancheck import load_plan
 from warroom.command.service import Command
+from warroom.command.ticker import CommandLoops
 from warroom.contract.decode import Decoder
 from warroom.contract.rates import RatesTable
 from warroom.engine.engine import Engine
@@ -86,3 +92,107 @@ def test_stream_feeds_holds_and_event_time_drives_timers(tmp_path: Path, rates: 
     assert cmd.runs.get(run_id=run_id)["state"] == "waiting_approval"
     push([order(11, T0 + 11 * 60_000)])
     assert cmd.runs.get(run_id=run_id)["state"] == "timed_out"
+
+
+def test_stream_clock_runs_on_the_wall_between_events() -> None:
+    wall = FakeClock(1_000_000)
+    clock = StreamClock(T0, wall=wall)
+    assert clock.now_ms() == T0
+    wall.advance(30)
+    assert clock.now_ms() == T0 + 30_000  # no events: the wall moves it
+    clock.observe(T0 + 10_000)  # behind the clock: changes nothing
+    assert clock.now_ms() == T0 + 30_000
+    clock.observe(T0 + 600_000)  # a replay ahead of it: jumps there, then runs on
+    wall.advance(1)
+    assert clock.now_ms() == T0 + 601_000
+    wall.t -= 5_000  # the wall stepped back (NTP): the clock does not
+    assert clock.now_ms() == T0 + 601_000
+    assert StreamClock(None, wall=FakeClock(42)).now_ms() == 42  # empty store: the wall's
+
+
+def test_server_timers_fire_in_the_loop_not_in_the_stream(
+    tmp_path: Path, rates: RatesTable
+) -> None:
+    """`serve` attaches with timers=False: events move the clock, the loop times out."""
+    wall = FakeClock(0)
+    clock = StreamClock(T0, wall=wall)
+    cmd = Command.open(engine=Store.open(tmp_path).engine, clock=clock)
+    engine, decoder = Engine(), Decoder(rates)
+    runner = SimpleNamespace(on_step=None)
+    attach(runner, cmd, timers=False)
+    run_id = cmd.runs.start(
+        plan=load_plan(PLANS / "region-down.yaml"), params={"regions": ["CN-GD"]}, by="ann"
+    )
+    buf = json.dumps(order(1, T0 + 6 * 60_000)).encode() + b"\n"
+    runner.on_step(engine.process(decoder.decode_ndjson(buf, 1)))
+    assert clock.now_ms() == T0 + 6 * 60_000
+    assert cmd.runs.get(run_id=run_id)["state"] == "waiting_approval"  # not in the stream
+    loops = CommandLoops(cmd, send=None, wall=wall)
+    assert loops.timers_once() == {"timed_out": 1, "escalated": 0}
+    assert cmd.runs.get(run_id=run_id)["state"] == "timed_out"
+
+
+def test_the_loops_survive_a_failing_round(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cmd = Command.open(engine=Store.open(tmp_path).engine, clock=FakeClock(T0))
+    pokes: list[int] = []
+    loops = CommandLoops(cmd, send=None, interval_s=0.01, on_feed=lambda: pokes.append(1))
+    calls = {"n": 0}
+
+    def flaky_tick() -> list[tuple[int, int]]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database went away")
+        return []
+
+    cmd.runs.tick = flaky_tick  # type: ignore[method-assign]
+    cmd.broadcast.load_roster([{"name": "ann", "role": "commander"}])
+    cmd.broadcast.send(text="x", roles=["commander"], sender="s", ack_within_ms=1)
+    cmd.clock.advance(1)  # type: ignore[attr-defined]
+
+    async def scenario() -> None:
+        await loops.start()
+        for _ in range(200):
+            if loops.rounds["timers"] >= 2:
+                break
+            await asyncio.sleep(0.01)
+        await loops.stop()
+
+    asyncio.run(scenario())
+    assert calls["n"] >= 2 and loops.rounds["timers"] >= 1 and loops.rounds["delivery"] >= 1
+    assert "command timers round failed" in caplog.text
+    assert pokes == [1]  # the escalation poked the feed hub once
+
+
+def test_the_timers_clock_resumes_where_the_last_process_left_it(tmp_path: Path) -> None:
+    engine = Store.open(tmp_path).engine
+    wall = FakeClock(5_000_000)
+    assert clockstate.resume(engine, event_ms=T0, wall=wall).now_ms() == T0  # nothing saved
+    quiet = StreamClock(T0, wall=wall)
+    wall.advance(3_600)  # an hour without events: the clock ran on the wall
+    clockstate.save(engine, quiet)
+    left = T0 + 3_600_000
+    wall.advance(60)  # a minute of downtime counts: deadlines passed while down are passed
+    assert clockstate.resume(engine, event_ms=T0, wall=wall).now_ms() == left + 60_000
+    assert clockstate.resume(engine, event_ms=left + 600_000, wall=wall).now_ms() == (
+        left + 600_000
+    )  # the store's events are further on: they win
+    assert clockstate.resume(engine, event_ms=T0, wall=FakeClock(0)).now_ms() == left  # wall back
+
+
+def test_stopping_the_loops_saves_the_clock(tmp_path: Path) -> None:
+    engine = Store.open(tmp_path).engine
+    wall = FakeClock(1_000)
+    cmd = Command.open(engine=engine, clock=StreamClock(T0, wall=wall))
+    loops = CommandLoops(cmd, send=None, wall=wall, interval_s=0.01, save_every_s=3600)
+
+    async def scenario() -> None:
+        await loops.start()
+        while loops.rounds["timers"] < 1:
+            await asyncio.sleep(0.01)
+        wall.advance(30)
+        await loops.stop()
+
+    asyncio.run(scenario())
+    assert clockstate.resume(engine, event_ms=None, wall=wall).now_ms() == T0 + 30_000

@@ -264,7 +264,11 @@ def test_alert_to_incident_to_plan_to_merchant_ack(cmd: Command) -> None:
     assert run["steps"][0]["result"]["applied"]["ids"] == {"orders": want}
     run = cmd.runs.approve(run_id=run_id, idx=1, by="bob", role="commander")
     sent: list[tuple[str, str]] = []
-    deliver_due(cmd.engine, send=lambda m, text: sent.append((m, text)), now_ms=cmd.clock.now_ms())
+    deliver_due(
+        cmd.engine,
+        send=lambda n: sent.append((n.merchant_id, n.message)),
+        now_ms=cmd.clock.now_ms(),
+    )
     assert sent == [("m-1", "Your SKUs s-1, s-3 were scrambled; restore them from the snapshot.")]
     notice = outbox(cmd.engine, ref=f"run:{run_id}/step:1")[0]
     cmd.acknowledge_notice(outbox_id=notice["id"], by="operator:m-1")

@@ -29,14 +29,20 @@ from warroom.api.routers import (
     system,
 )
 from warroom.api.settings import ServeSettings
+from warroom.command.clock import StreamClock
 
 ROUTERS = (kpi, alerts, quarantine, ingest, live, command, admin, system, refunds, catalog, page)
 ROUTERS += (plans, incidents)  # issue 5: plans, runs, switches, notices, incidents
 ROUTERS += (campaigns,)  # issue 8: campaigns against target and plan
 
 
-def create_app(settings: ServeSettings, alerts_feed: AlertFeed | None = None) -> FastAPI:
-    ctx = AppContext(settings, alerts_feed)
+def create_app(
+    settings: ServeSettings,
+    alerts_feed: AlertFeed | None = None,
+    *,
+    clock: StreamClock | None = None,  # command's timers; tests pass one on a FakeClock
+) -> FastAPI:
+    ctx = AppContext(settings, alerts_feed, clock=clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -19,10 +19,8 @@ from warroom.audit import AuditLog
 from warroom.audit.logins import LoginAudit
 from warroom.auth.tokens import TokenStore
 from warroom.campaigns.service import wall_cards
-from warroom.command.clock import EventClock
-from warroom.command.feedhub import FeedHub
-from warroom.command.flows import attach as attach_command
-from warroom.command.service import Command
+from warroom.command.clock import StreamClock
+from warroom.command.live import LiveCommand
 from warroom.engine.engine import SECOND, StepResult
 from warroom.guards.catalog.server import ServerCatalog
 from warroom.guards.refunds.queue import ReviewQueue
@@ -33,7 +31,13 @@ TUNABLE = ("stale_after_seconds", "ingest_records_per_second")  # what admins ma
 
 
 class AppContext:
-    def __init__(self, settings: ServeSettings, alerts: AlertFeed | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        alerts: AlertFeed | None = None,
+        *,
+        clock: StreamClock | None = None,
+    ) -> None:
         self.settings = settings
         opts = RunOptions(
             events=settings.events or "-",
@@ -58,12 +62,17 @@ class AppContext:
         self.tokens = TokenStore(self.store.engine)
         self.audit = AuditLog(self.store.engine)
         self.tokens = LoginAudit(self.tokens, self.audit)  # type: ignore[assignment]
-        # command: timers on event time (from where the store stands), fed by the stream
-        self.command = Command.open(
-            engine=self.store.engine, clock=EventClock(self.wall.event_time)
+        # command (issue 5): timers on the stream's time, running on the wall between
+        # events; loops that time out, escalate and deliver merchant notices
+        self.live_command = LiveCommand(
+            engine=self.store.engine,
+            runner=self.runner,
+            data_dir=settings.data_dir,
+            event_ms=self.wall.event_time,
+            closing=lambda: self.stream.closing,
+            clock=clock,
         )
-        attach_command(self.runner, self.command)
-        self.feed = FeedHub(self.command.broadcast, closing=lambda: self.stream.closing)
+        self.command, self.feed = self.live_command.command, self.live_command.feed
         self.watch: ServerWatch | None = None
         if alerts is None:  # the watch on the live stream feeds the book (tests may give a feed)
             self.watch = ServerWatch.from_file(self.runner, settings.alerts_config)
@@ -95,10 +104,10 @@ class AppContext:
         if self.settings.events:
             self.pipeline.follow_file(self.settings.events, self.settings.speed)
         await self.stream.start()
-        await self.feed.start()
+        await self.live_command.start()
 
     async def stop(self) -> None:
-        await self.feed.stop()
+        await self.live_command.stop()
         await self.stream.stop()
         self.pipeline.stop()
         if self.watch is not None:

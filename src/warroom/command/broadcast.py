@@ -5,6 +5,12 @@ Every message, re-send, escalation and acknowledgement is an event in `cmd_feed`
 an id that only grows, so an SSE layer replays after `Last-Event-ID` with one range
 query (`pending_for`). A client keys what it shows by `message_id`: a re-send
 re-alerts the message already on screen instead of adding a second copy.
+
+Ids must also become visible in order, or a reader that saw id 7 steps over a 6
+committed after it. SQLite has one writer at a time; on PostgreSQL ids come from a
+sequence that does not commit in order, so every transaction that writes the feed first
+takes one transaction-scoped advisory lock (`lock_feed`), before any row lock (no
+deadlock with a writer holding a delivery row) and before an id is drawn.
 """
 
 from __future__ import annotations
@@ -24,6 +30,20 @@ from warroom.command.incidents import IncidentService
 from warroom.command.tables import create, deliveries_t, feed_t, messages_t, roster_t
 
 EVERYONE = "*"
+FEED_LOCK = 0x636D645F66656564  # "cmd_feed": the advisory lock key of feed writers
+
+
+def feed_lock_statements(dialect: str) -> list[sa.Executable]:
+    """What `lock_feed` runs on a dialect (the PostgreSQL test runs these through psql)."""
+    if dialect == "postgresql":
+        return [sa.select(sa.func.pg_advisory_xact_lock(FEED_LOCK))]
+    return []  # SQLite: the database lock already serializes writers
+
+
+def lock_feed(c: sa.Connection) -> None:
+    """Serialize feed writers until this transaction ends (re-entrant within it)."""
+    for stmt in feed_lock_statements(c.dialect.name):
+        c.execute(stmt)
 
 
 @dataclass(frozen=True)
@@ -111,6 +131,7 @@ class BroadcastService:
         audience = [EVERYONE] if EVERYONE in roles else sorted(set(roles))
         target = EVERYONE if audience == [EVERYONE] else " ".join(f"role:{r}" for r in audience)
         with self.engine.begin() as c:
+            lock_feed(c)
             message_id = int(
                 c.execute(
                     sa.insert(messages_t).values(
@@ -156,6 +177,7 @@ class BroadcastService:
         msg = self.message(message_id=message_id)
         where = (deliveries_t.c.message_id == message_id, deliveries_t.c.person == person)
         with self.engine.begin() as c:
+            lock_feed(c)
             row = c.execute(sa.select(deliveries_t).where(*where)).first()
             if row is None:
                 raise NotFound(f"message {message_id} was not sent to {person}")
@@ -194,11 +216,16 @@ class BroadcastService:
         )
         done: list[tuple[int, str, str | None]] = []
         with self.engine.begin() as c:
+            lock_feed(c)
             for d in c.execute(q).all():
                 key = (deliveries_t.c.message_id == d.message_id, deliveries_t.c.person == d.person)
-                c.execute(
-                    sa.update(deliveries_t).where(*key).values(escalated=True, sends=d.sends + 1)
+                claimed = c.execute(
+                    sa.update(deliveries_t)
+                    .where(*key, deliveries_t.c.escalated.is_(False))
+                    .values(escalated=True, sends=d.sends + 1)
                 )
+                if claimed.rowcount != 1:  # another caller escalated it first
+                    continue
                 c.execute(
                     sa.insert(feed_t).values(
                         message_id=d.message_id, target=f"person:{d.person}", kind="resend"

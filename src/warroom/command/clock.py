@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 
@@ -58,3 +59,36 @@ class EventClock:
 
     def now_ms(self) -> int:
         return self.t
+
+
+class StreamClock:
+    """The server's timer clock: event time, kept running on the wall clock between events.
+
+    DESIGN.md runs plan timers on the stream's clock; people and silence do not send
+    events, so a quiet stream must not freeze an approval's time-out or a broadcast's
+    escalation. `now_ms` is the newest event `ts` seen plus the wall time since it was
+    seen; an event ahead of that moves the clock forward to it (a fast replay runs the
+    timers fast); one behind it changes nothing. Never goes backwards. `wall` is
+    injectable, so tests drive it with a `FakeClock`.
+    """
+
+    def __init__(self, start_ms: int | None = None, *, wall: Clock | None = None) -> None:
+        self.wall = wall or SystemClock()
+        w = self.wall.now_ms()
+        # an empty store has no event time yet: start at the wall's, not at 1970
+        self._event, self._anchor = (start_ms or w), w
+        self._last = self._event
+        self._lock = threading.Lock()  # the writer thread observes, the loops read
+
+    def observe(self, ts_ms: int) -> None:
+        with self._lock:
+            if ts_ms > self._now():
+                self._event, self._anchor = ts_ms, self.wall.now_ms()
+
+    def _now(self) -> int:
+        self._last = max(self._last, self._event + self.wall.now_ms() - self._anchor)
+        return self._last
+
+    def now_ms(self) -> int:
+        with self._lock:
+            return self._now()

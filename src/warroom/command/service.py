@@ -62,23 +62,51 @@ class Command:
         run_id = self.runs.start(plan=plan, params=params, by=by, incident_id=incident_id)
         return incident_id, run_id
 
+    def _incident_of_ref(self, ref: str) -> int | None:
+        """The incident of an action's `run:<id>/step:<n>`, if it has one."""
+        if not ref.startswith("run:"):
+            return None
+        return runstore.incident_of(self.engine, int(ref.split("/")[0].removeprefix("run:")))
+
     def acknowledge_notice(self, *, outbox_id: int, by: str) -> dict[str, Any]:
         """A merchant's operator confirms a notice; audited, and on the run's incident."""
         row = merchants.acknowledge(
             self.engine, outbox_id=outbox_id, by=by, now_ms=self.clock.now_ms()
         )
-        run_id = (
-            int(row["ref"].split("/")[0].removeprefix("run:"))
-            if row["ref"].startswith("run:")
-            else None
-        )
-        incident_id = runstore.incident_of(self.engine, run_id) if run_id is not None else None
         self.incidents.record(
             actor=by,
             action="notice.ack",
             target=f"notice:{outbox_id}",
             detail=f"{row['merchant_id']} ({row['ref']})",
-            incident_id=incident_id,
+            incident_id=self._incident_of_ref(row["ref"]),
             kind="ack",
         )
         return row
+
+    def deliver_notices(self, *, send: merchants.Sender, now_ms: int, **kw: Any) -> dict[str, int]:
+        """One delivery round; each step's sent and failed notices become one audited
+        timeline entry (a retry is not news: the notices API shows it)."""
+        outcomes: list[tuple[merchants.Notice, str, str]] = []
+        counts = merchants.deliver_due(
+            self.engine, send=send, now_ms=now_ms, outcomes=outcomes, **kw
+        )
+        by_ref: dict[str, list[tuple[merchants.Notice, str, str]]] = {}
+        for notice, outcome, error in outcomes:
+            if outcome != "retried":
+                by_ref.setdefault(notice.ref, []).append((notice, outcome, error))
+        for ref, done in by_ref.items():
+            sent = [n.merchant_id for n, o, _ in done if o == "sent"]
+            failed = [f"{n.merchant_id} ({e[:120]})" for n, o, e in done if o == "failed"]
+            parts = ([f"sent to {', '.join(sent)}"] if sent else []) + (
+                [f"failed: {'; '.join(failed)}"] if failed else []
+            )
+            self.incidents.record(
+                actor="warroom",
+                action="notice.deliver",
+                target=ref,
+                result="failed" if failed else "ok",
+                detail=" · ".join(parts)[:2000],
+                incident_id=self._incident_of_ref(ref),
+                kind="message",
+            )
+        return counts

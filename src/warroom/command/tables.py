@@ -187,6 +187,15 @@ feed_t = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# -- the server's timer clock across restarts (clockstate.py) --------------------
+clock_t = sa.Table(
+    "cmd_clock",
+    metadata,
+    C("name", T, primary_key=True),
+    C("clock_ms", B, nullable=False),  # what the timers' clock said ...
+    C("wall_ms", B, nullable=False),  # ... at this wall time
+)
+
 
 def create(engine: sa.Engine) -> None:
     metadata.create_all(engine)

@@ -163,6 +163,34 @@ async def note(
     return {"incident_id": incident_id, "noted": True}
 
 
+class AttachAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert: dict[str, Any] | None = Field(None, description="an alert record (OUTPUTS.md)")
+    alert_id: str | None = Field(None, max_length=200, description="or the id of a recent one")
+
+
+@router.post("/{incident_id}/alerts", summary="Put an alert on the incident's timeline")
+async def attach_alert(
+    request: Request, incident_id: IncidentId, body: AttachAlert, _who: Principal = Ack
+) -> dict[str, Any]:
+    """Alerts that fire while an incident runs belong on its timeline too: by record, or
+    by the id of one the watch raised recently."""
+    cmd, ctx = command(request), request.app.state.ctx
+    alert = body.alert
+    if (alert is None) == (body.alert_id is None):
+        raise ApiError(422, "give either alert or alert_id", field="alert")
+    if alert is None:
+        recent = await run_in_threadpool(lambda: ctx.alerts.recent(limit=1000))
+        alert = next((a for a in recent if a.get("id") == body.alert_id), None)
+        if alert is None:
+            raise ApiError(404, f"no recent alert {body.alert_id!r}", field="alert_id")
+    incident = await call(cmd.incidents.get, incident_id=incident_id)
+    if incident["status"] == "resolved":
+        raise ApiError(409, f"incident {incident_id} is resolved")
+    await call(cmd.incidents.add_alert, incident_id=incident_id, alert=alert)
+    return {"incident_id": incident_id, "alert": alert.get("id")}
+
+
 def _kpis(request: Request, incident: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
     """Minute series of a few KPIs from the incident's start - 30 min to its end + 30 min."""
     ctx = request.app.state.ctx

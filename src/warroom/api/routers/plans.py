@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path as FsPath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,6 +22,7 @@ from warroom.api.errors import ApiError
 from warroom.api.routers._cmd import call, command, person_of
 from warroom.api.security import Principal, require
 from warroom.command.actions import merchants
+from warroom.command.actions.shipping import held_orders, violations
 from warroom.command.actions.switches import get_switch, list_switches
 from warroom.command.plancheck import check_dir
 from warroom.command.plans import Plan
@@ -208,13 +209,61 @@ async def switch(
     return {"name": name, "value": value, "set": value is not None}
 
 
-@router.get("/notices", summary="Merchant notices (the outbox), optionally of one step")
+@router.get(
+    "/holds",
+    summary="Orders held from shipping (by the step that placed the hold) and the "
+    "shipments of held orders counted as violations",
+)
+async def holds(
+    request: Request,
+    _who: Principal = Read,
+    ref: Annotated[str | None, Query(max_length=200, description="run:<id>/step:<n>")] = None,
+) -> dict[str, Any]:
+    engine = command(request).engine
+
+    def read() -> dict[str, Any]:
+        found = [v for v in violations(engine) if ref is None or v["ref"] == ref]
+        return {"held": held_orders(engine, ref=ref), "violations": len(found), "shipments": found}
+
+    return await run_in_threadpool(read)
+
+
+@router.get(
+    "/notices",
+    summary="Merchant notices (the outbox) with their delivery state: pending, sent, "
+    "failed (last_error says why), acked, cancelled",
+)
 async def notices(
     request: Request,
     _who: Principal = Read,
     ref: Annotated[str | None, Query(max_length=200, description="run:<id>/step:<n>")] = None,
+    merchant: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[
+        Literal["pending", "sent", "failed", "acked", "cancelled"] | None, Query()
+    ] = None,
 ) -> list[dict[str, Any]]:
-    return await run_in_threadpool(lambda: merchants.outbox(command(request).engine, ref=ref))
+    rows = await run_in_threadpool(lambda: merchants.outbox(command(request).engine, ref=ref))
+    return [
+        r
+        for r in rows
+        if (merchant is None or r["merchant_id"] == merchant)
+        and (state is None or r["state"] == state)
+    ]
+
+
+@router.get(
+    "/notices/merchants",
+    summary="Delivery state per merchant: notices in each state, the newest one, and "
+    "whether an endpoint is configured",
+)
+async def notice_merchants(request: Request, _who: Principal = Read) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    rows = await run_in_threadpool(merchants.by_merchant, command(request).engine)
+    book = ctx.live_command.endpoints
+    endpoints = await run_in_threadpool(book.current)
+    for r in rows:
+        r["endpoint"] = endpoints.url_for(r["merchant_id"]) is not None
+    return {"merchants": rows, "endpoints_file": str(book.path), "endpoints_error": book.error}
 
 
 @router.post("/notices/{outbox_id}/ack", summary="A merchant's operator acknowledges a notice")
