@@ -241,6 +241,124 @@ def test_holds_notices_delivery_and_a_merchants_ack(api, tmp_path: Path):
     assert holds == 1
 
 
+def test_a_merchant_operator_acks_its_own_notices_only(api, tmp_path: Path):
+    """A merchant token (scoped to one merchant id) reads and acknowledges that merchant's
+    notices and nothing else; staff still acknowledge on a merchant's behalf."""
+    c, tok = api
+    # the admin API and the CLI both make merchant tokens; the scope is required
+    bad = c.post("/api/v1/tokens", json={"role": "merchant"}, headers=tok["root"])
+    assert assert_error(bad, 422)["field"] == "merchant"
+    bad = c.post("/api/v1/tokens", json={"role": "viewer", "merchant": "m1"}, headers=tok["root"])
+    assert "only a merchant token" in assert_error(bad, 422)["message"]
+    made = c.post(
+        "/api/v1/tokens", json={"role": "merchant", "merchant": "m1"}, headers=tok["root"]
+    )
+    assert made.status_code == 201 and made.json()["merchant_id"] == "m1", made.text
+    m1, m1_id = auth(made.json()["token"]), made.json()["id"]
+    data = str(c.app.state.ctx.settings.data_dir)
+    out = CliRunner().invoke(
+        cli,
+        [
+            "token",
+            "create",
+            "--data",
+            data,
+            "--role",
+            "merchant",
+            "--merchant",
+            "m2",
+            "--name",
+            "li.wei",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    m2 = auth(out.output.strip())
+    listed = {t["id"]: t for t in c.get("/api/v1/tokens", headers=tok["root"]).json()}
+    assert listed[m1_id]["merchant_id"] == "m1"
+    assert {t["merchant_id"] for t in listed.values() if t["role"] != "merchant"} == {None}
+
+    shops = ["m1", "m2", "m3"]
+    ingest(c, tok["feeder"], [{**order(i, T0 + i), "merchant_id": shops[i % 3]} for i in range(6)])
+    params = {"merchants": shops, "skus": ["s1"]}
+    rid = c.post(
+        "/api/v1/runs", json={"plan": "catalog-scrambled", "params": params}, headers=tok["alice"]
+    ).json()["id"]
+    with Receiver() as ok:
+        hooks = {m: ok.url for m in shops}
+        (tmp_path / "merchants.yaml").write_text(json.dumps({"merchants": hooks}))
+        for idx in (0, 1):
+            r = c.post(f"/api/v1/runs/{rid}/steps/{idx}/approve", headers=tok["bob"])
+            assert r.status_code == 200, r.text
+        sent = eventually(
+            lambda: (
+                (s := notice_states(c, tok["vic"])) and all(s[m]["sent"] == 1 for m in shops) and s
+            )
+        )
+        assert sent, notice_states(c, tok["vic"])
+        # the payload tells the merchant where to acknowledge, with its own token
+        ack_paths = {r["json"]["merchant_id"]: r["json"]["ack"] for r in ok.requests}
+    ids = {n["merchant_id"]: n["id"] for n in c.get("/api/v1/notices", headers=tok["vic"]).json()}
+    assert ack_paths["m1"] == f"/api/v1/merchant/notices/{ids['m1']}/ack"
+
+    # it reads its own notices and nothing else
+    mine = c.get("/api/v1/merchant/notices", headers=m1).json()
+    assert [(n["id"], n["merchant_id"], n["state"]) for n in mine] == [(ids["m1"], "m1", "sent")]
+    assert c.get("/api/v1/merchant/notices", params={"state": "acked"}, headers=m1).json() == []
+    for method, path in [
+        ("GET", "/api/v1/notices"),
+        ("GET", "/api/v1/notices/merchants"),
+        ("POST", f"/api/v1/notices/{ids['m1']}/ack"),
+        ("GET", f"/api/v1/runs/{rid}"),
+        ("GET", "/api/v1/broadcast/me"),
+    ]:
+        assert_error(c.request(method, path, headers=m1), 403)
+    assert_error(c.get("/api/v1/merchant/notices", headers=tok["wanda"]), 403)  # staff: no merchant
+
+    # another merchant's notice: 403, one `denied` row in the chain naming both merchants
+    before = len(c.get("/api/v1/audit", params={"limit": 1000}, headers=tok["root"]).json())
+    theirs = assert_error(c.post(f"/api/v1/merchant/notices/{ids['m2']}/ack", headers=m1), 403)
+    assert "m2" not in theirs["message"]  # the refusal does not tell one merchant of another
+    trail = c.get("/api/v1/audit", params={"limit": 1000}, headers=tok["root"]).json()
+    assert len(trail) == before + 1
+    denial = trail[0]
+    assert (denial["action"], denial["target"], denial["result"]) == (
+        "notice.ack",
+        f"notice:{ids['m2']}",
+        "denied",
+    )
+    assert denial["actor"] == f"token:{m1_id}@m1"
+    assert "merchant m2" in denial["detail"] and "merchant m1" in denial["detail"]
+    assert (
+        c.get("/api/v1/notices", params={"merchant": "m2"}, headers=tok["vic"]).json()[0]["state"]
+        == "sent"
+    )  # untouched
+    assert_error(c.post("/api/v1/merchant/notices/9999/ack", headers=m1), 404)
+
+    # its own: acknowledged, by the operator at that merchant
+    acked = c.post(f"/api/v1/merchant/notices/{ids['m1']}/ack", headers=m1).json()
+    assert (acked["state"], acked["acked_by"]) == ("acked", f"token:{m1_id}@m1")
+    named = c.post(f"/api/v1/merchant/notices/{ids['m2']}/ack", headers=m2).json()
+    assert named["acked_by"] == "li.wei@m2"
+    # staff still acknowledge on a merchant's behalf (the operator phoned in)
+    behalf = c.post(f"/api/v1/notices/{ids['m3']}/ack", headers=tok["wanda"]).json()
+    assert (behalf["state"], behalf["acked_by"]) == ("acked", "wanda")
+    assert {m: notice_states(c, tok["vic"])[m]["acked"] for m in shops} == {
+        "m1": 1,
+        "m2": 1,
+        "m3": 1,
+    }
+    run = c.get(f"/api/v1/runs/{rid}", headers=tok["vic"]).json()
+    timeline = c.get(f"/api/v1/incidents/{run['incident_id']}/timeline", headers=tok["vic"]).json()
+    acks = [e["actor"] for e in timeline if e["kind"] == "ack"]
+    assert acks == [f"token:{m1_id}@m1", "li.wei@m2", "wanda"]  # the denial is not news there
+    # the run tells the page the command clock's now, to count down the waiting step
+    assert run["now_ms"] == c.app.state.ctx.command.clock.now_ms()
+    assert run["steps"][2]["state"] == "waiting_approval"
+    assert run["steps"][2]["deadline_ms"] - run["now_ms"] == 10 * 60_000
+    engine = c.app.state.ctx.store.engine
+    assert AuditChain(engine).verify() is None
+
+
 def sse(c: TestClient, who: dict[str, str], last: str | None = None) -> list[tuple[str, str, dict]]:
     """The feed's events for one client: (id, kind, data). The app is closing, so the
     stream sends what is pending and ends."""

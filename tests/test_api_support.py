@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from warroom.auth.roles import ROLES
+from warroom.auth.roles import ROLES, SCOPED_ROLES
 from warroom.auth.tokens import TokenStore
 from warroom.store.db import Store
 
@@ -89,9 +89,15 @@ def ndjson(records: list[dict]) -> bytes:
 
 
 def make_tokens(data_dir: Path) -> dict[str, str]:
-    """One token per role, created the way `warroom token create` does."""
+    """One token per role, created the way `warroom token create` does (the merchant
+    role's token acts for merchant m1)."""
     store = TokenStore(Store.open(data_dir).engine)
-    return {role: store.create(role=role, name=f"test {role}")[0] for role in ROLES}
+    return {
+        role: store.create(
+            role=role, name=f"test {role}", merchant="m1" if role in SCOPED_ROLES else None
+        )[0]
+        for role in ROLES
+    }
 
 
 def auth(token: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from test_api_support import RATES, T0, auth, make_tokens, ndjson, order
 from warroom.api.app import ROUTERS, create_app
 from warroom.api.settings import ServeSettings
 from warroom.auth.roles import ROLES, allows
+from warroom.auth.tokens import TokenStore
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -74,6 +75,7 @@ def test_every_route_declares_one_permission(client):
 
 def test_every_role_on_every_route(client):
     c, tokens, app = client
+    assert set(tokens) == set(ROLES) and "merchant" in tokens
     callers = {
         **{role: auth(tok) for role, tok in tokens.items()},
         "anonymous": {},
@@ -81,10 +83,13 @@ def test_every_role_on_every_route(client):
     }
     denials = 0
     checked = 0
+    merchant_may: list[tuple[str, str]] = []
     for method, path, route in routes(app):
         if path in PUBLIC:
             continue
         (perm,) = permission_of(route)
+        if allows("merchant", perm):
+            merchant_may.append((method, path))
         url = path.replace("{alert_id}", "a1").replace("{token_id}", "nope")
         for who, headers in callers.items():
             kw = BODIES.get((method, path), {})
@@ -98,7 +103,12 @@ def test_every_role_on_every_route(client):
                 assert r.status_code == expected, (who, method, path, r.status_code)
                 assert set(r.json()["error"]) >= {"code", "message"}
                 denials += 1
-    assert checked >= 18 * 7
+    assert checked >= 18 * 8
+    # a merchant's operator reaches its own notices and nothing else
+    assert sorted(merchant_may) == [
+        ("GET", "/api/v1/merchant/notices"),
+        ("POST", "/api/v1/merchant/notices/{outbox_id}/ack"),
+    ]
     admin = auth(tokens["admin"])
     audited = c.get("/api/v1/audit", params={"result": "denied", "limit": 10_000}, headers=admin)
     assert len(audited.json()) == denials
@@ -114,3 +124,17 @@ def test_the_open_demo_role_reads_but_does_nothing_else(tmp_path: Path):
         assert c.post("/api/v1/broadcast", json={"message": "x"}).status_code == 403
         assert c.get("/api/v1/tokens").status_code == 403
         assert c.get("/wall/").status_code == 200
+        assert c.get("/api/v1/merchant/notices").status_code == 403  # anonymous is no merchant
+
+
+def test_a_merchant_role_without_its_merchant_is_refused(tmp_path: Path):
+    """An open role or an edited row cannot make an unscoped merchant: it acts for no one."""
+    data = tmp_path / "state"
+    (tmp_path / "rates.json").write_text(json.dumps(RATES))
+    settings = ServeSettings(data_dir=data, rates=tmp_path / "rates.json", open_role="merchant")
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/api/v1/merchant/notices")
+        assert r.status_code == 403 and "scoped to a merchant" in r.json()["error"]["message"]
+        admin = TokenStore(c.app.state.ctx.store.engine).create(role="admin")[0]
+        denied = c.get("/api/v1/audit", params={"result": "denied"}, headers=auth(admin)).json()
+        assert [(d["action"], d["detail"]) for d in denied] == [("merchant", "no merchant scope")]

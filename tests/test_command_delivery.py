@@ -88,7 +88,7 @@ def test_delivered_retried_and_failed_for_good(tmp_path: Path) -> None:
             "message": "hold m-ok",
             "ref": "run:1/step:2",
             "attempt": 1,
-            "ack": f"/api/v1/notices/{notice_id}/ack",
+            "ack": f"/api/v1/merchant/notices/{notice_id}/ack",
         }
         assert headers["X-Warroom-Notice"] == str(notice_id)
         assert flaky.requests[1]["json"]["attempt"] == 2

@@ -1,16 +1,20 @@
 """The command pages in Debian's Chromium (Playwright): two people on one plan run (the
-requester's approve is refused, the approver's succeeds), the broadcast page's roll-call
+requester's approve is refused, the approver's succeeds), a waiting step's countdown to
+its time-out and a notify step's per-merchant delivery, the broadcast page's roll-call
 and exactly-once display across a server restart, and the incident page."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from test_api_support import Server, auth, free_port
+from notify_receiver import Receiver
+from test_api_support import T0, Server, auth, free_port, ndjson, order
 from warroom.auth.tokens import TokenStore
 from warroom.browser import CHROMIUM, HEADLESS_ARGS
 from warroom.store.db import Store
@@ -21,7 +25,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)"
 )
-PEOPLE = {"alice": "commander", "bob": "commander", "root": "admin"}
+PEOPLE = {"alice": "commander", "bob": "commander", "root": "admin", "feeder": "ingest"}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +98,71 @@ def test_two_people_on_a_plan_run(env, browser):
     # the browser logs the refused approve (403) as a failed load; nothing else went wrong
     assert [p for p in problems if "status of 403" not in p] == []
     assert len(problems) == 1
+
+
+def seconds_left(text: str) -> int:
+    m = re.fullmatch(r"(?:(\d+)h )?(?:(\d+)m )?(\d+)s left", text)
+    assert m, text
+    h, mins, sec = (int(g or 0) for g in m.groups())
+    return h * 3600 + mins * 60 + sec
+
+
+def test_a_run_counts_down_and_shows_each_merchants_delivery(env, browser):
+    srv, tokens = env
+    shops = ["m1", "m2", "m3"]
+    records = [{**order(500 + i, T0 + i), "merchant_id": shops[i % 3]} for i in range(6)]
+    r = httpx.post(
+        f"{srv.url}/api/v1/ingest", content=ndjson(records), headers=auth(tokens["feeder"])
+    )
+    assert r.status_code == 200, r.text
+    params = {"merchants": shops, "skus": ["s1"]}
+    run = call(
+        srv, tokens["alice"], "POST", "/runs", json={"plan": "catalog-scrambled", "params": params}
+    )
+    problems: list[str] = []
+    bob = person(browser, srv, tokens["bob"], f"run.html?run={run['id']}", problems)
+    # the waiting step counts down to its time-out (5m) on the server's clock
+    left = bob.get_by_test_id("left-0")
+    left.wait_for()
+    first = seconds_left(left.inner_text())
+    assert 240 < first <= 300
+    bob.wait_for_function(
+        "document.querySelector('[data-testid=left-0]').textContent !== "
+        + json.dumps(left.inner_text()),
+        timeout=5_000,
+    )
+    assert seconds_left(left.inner_text()) < first
+    assert bob.get_by_test_id("left-1").count() == 0  # only the step waiting for approval
+
+    with Receiver() as ok, Receiver([404]) as gone:
+        # m3 has no endpoint at all: it fails at once, and the page says why
+        hooks = {"merchants": {"m1": ok.url, "m2": gone.url}}
+        (srv.data_dir / "merchants.yaml").write_text(json.dumps(hooks))
+        bob.get_by_test_id("approve-0").click()
+        bob.wait_for_selector("[data-testid=state-0]:has-text('done')")
+        assert 540 < seconds_left(bob.get_by_test_id("left-1").inner_text()) <= 600
+        bob.get_by_test_id("approve-1").click()
+        bob.wait_for_selector("[data-testid=state-1]:has-text('done')")
+        bob.wait_for_selector("[data-testid=dcount-1-failed]:has-text('2')", timeout=15_000)
+        bob.wait_for_selector("[data-testid=dcount-1-sent]:has-text('1')", timeout=15_000)
+    assert bob.get_by_test_id("dcount-1-pending").inner_text() == "0"
+    assert "3 merchants" in bob.get_by_test_id("delivery-1").inner_text()
+    assert "HTTP 404" in bob.get_by_test_id("dfail-1-m2").inner_text()
+    m3 = bob.get_by_test_id("dfail-1-m3").inner_text()
+    assert "no endpoint configured for merchant m3" in m3 and "failed" in m3.lower()
+    assert bob.get_by_test_id("dfail-1-m1").count() == 0
+    assert seconds_left(bob.get_by_test_id("left-2").inner_text()) > 540  # the next step
+
+    # the merchant's operator acknowledges with its own token; the page follows
+    made = call(srv, tokens["root"], "POST", "/tokens", json={"role": "merchant", "merchant": "m1"})
+    mine = call(srv, made["token"], "GET", "/merchant/notices")
+    assert [n["merchant_id"] for n in mine] == ["m1"]
+    call(srv, made["token"], "POST", f"/merchant/notices/{mine[0]['id']}/ack")
+    bob.wait_for_selector("[data-testid=dcount-1-acked]:has-text('1')", timeout=10_000)
+    assert bob.get_by_test_id("dcount-1-sent").inner_text() == "0"
+    ARTIFACTS.mkdir(exist_ok=True)
+    bob.screenshot(path=str(ARTIFACTS / "plan-run-delivery.png"))
+    assert problems == []
 
 
 def test_broadcast_roll_call_and_each_message_once(env, browser):

@@ -385,8 +385,14 @@ app.command("review")(review_command)
 @token_app.command("create")
 def token_create(
     data: DataOpt,
-    role: Annotated[str, typer.Option(help="viewer, watcher, commander, admin or ingest.")],
+    role: Annotated[
+        str, typer.Option(help="viewer, watcher, commander, admin, ingest or merchant.")
+    ],
     name: Annotated[str, typer.Option(help="Who or what holds it.")] = "",
+    merchant: Annotated[
+        str | None,
+        typer.Option(help="The merchant id a merchant token acts for (role merchant only)."),
+    ] = None,
 ) -> None:
     """Make a token and print it (once: only its SHA-256 is kept)."""
     from warroom.audit import AuditEvent, AuditLog
@@ -395,19 +401,20 @@ def token_create(
 
     store = Store.open(data)
     try:
-        token, info = TokenStore(store.engine).create(role=role, name=name)
+        token, info = TokenStore(store.engine).create(role=role, name=name, merchant=merchant)
     except WarroomError as exc:
         _fail(exc)
         return
+    scope = f" merchant {info.merchant_id}" if info.merchant_id else ""
     AuditLog(store.engine).record(
-        AuditEvent("cli", "token.create", f"token:{info.id}", "ok", info.role)
+        AuditEvent("cli", "token.create", f"token:{info.id}", "ok", info.role + scope)
     )
     sys.stdout.write(token + "\n")
 
 
 @token_app.command("list")
 def token_list(data: DataOpt) -> None:
-    """List tokens: id, role, name, created, revoked."""
+    """List tokens: id, role, name, created, revoked, merchant (merchant tokens)."""
     from warroom.auth.tokens import TokenStore
     from warroom.store.db import Store
 

@@ -19,8 +19,14 @@ class IngestReply(BaseModel):
 
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: str = Field(description="viewer, watcher, commander, admin or ingest")
+    role: str = Field(description="viewer, watcher, commander, admin, ingest or merchant")
     name: str = Field("", max_length=100)
+    merchant: str | None = Field(
+        None,
+        max_length=200,
+        description="the merchant id a merchant token acts for (required for role "
+        "merchant, refused for the others)",
+    )
 
 
 class TokenInfoOut(BaseModel):
@@ -29,6 +35,7 @@ class TokenInfoOut(BaseModel):
     name: str
     created_ms: int
     revoked: bool
+    merchant_id: str | None = None
 
 
 class TokenCreated(TokenInfoOut):

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warroom.api.errors import ApiError
 from warroom.audit import AuditEvent
-from warroom.auth.roles import allows
+from warroom.auth.roles import SCOPED_ROLES, allows
 
 bearer = HTTPBearer(auto_error=False, description="A token from `warroom token create`.")
 
@@ -22,6 +22,7 @@ class Principal:
     actor: str  # for the audit trail
     role: str
     token_id: str | None = None
+    merchant: str | None = None  # the merchant a `merchant` token acts for
 
 
 def require(permission: str) -> Callable[..., Awaitable[Principal]]:
@@ -39,7 +40,9 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         if token:
             info = await run_in_threadpool(ctx.tokens.verify, token)
             if info is not None:
-                principal = Principal(f"token:{info.id}({info.role})", info.role, info.id)
+                principal = Principal(
+                    f"token:{info.id}({info.role})", info.role, info.id, info.merchant_id
+                )
         elif ctx.settings.open_role:
             principal = Principal("anonymous", ctx.settings.open_role)
         if principal is None:
@@ -50,6 +53,10 @@ def require(permission: str) -> Callable[..., Awaitable[Principal]]:
         if not allows(principal.role, permission):
             await _deny(request, principal.actor, permission, f"role {principal.role}")
             raise ApiError(403, f"role {principal.role} may not {permission}")
+        if principal.role in SCOPED_ROLES and not principal.merchant:
+            # a scoped role without its scope (an edited row, an open role) acts for no one
+            await _deny(request, principal.actor, permission, "no merchant scope")
+            raise ApiError(403, f"role {principal.role} needs a token scoped to a merchant")
         return principal
 
     check.permission = permission  # type: ignore[attr-defined]  # read by the route-matrix test

@@ -31,7 +31,9 @@ class LoginAudit:
             self.seen[info.id] = info
         if first:
             actor = f"token:{info.id}({info.role})"
-            self._audit.record(AuditEvent(actor, "login", f"token:{info.id}", "ok", info.name))
+            scope = f" (merchant {info.merchant_id})" if info.merchant_id else ""
+            detail = info.name + scope
+            self._audit.record(AuditEvent(actor, "login", f"token:{info.id}", "ok", detail))
         return info
 
     def __getattr__(self, name: str) -> Any:

@@ -148,7 +148,8 @@ class HttpSender:
             "message": notice.message,
             "ref": notice.ref,
             "attempt": notice.attempt,
-            "ack": f"/api/v1/notices/{notice.id}/ack",  # POST with an `acknowledge` token
+            # POST with the merchant's own token (`warroom token create --role merchant`)
+            "ack": f"/api/v1/merchant/notices/{notice.id}/ack",
         }
         self.client.timeout = httpx.Timeout(endpoints.timeout_s)
         resp = post_json(self.client, url, payload, headers={"X-Warroom-Notice": str(notice.id)})

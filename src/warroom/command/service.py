@@ -16,6 +16,7 @@ from warroom.command.actions import merchants
 from warroom.command.audit_chain import AuditChain
 from warroom.command.broadcast import BroadcastService
 from warroom.command.clock import Clock, SystemClock
+from warroom.command.errors import Forbidden
 from warroom.command.incidents import IncidentService
 from warroom.command.orders import OrderSource, SqlOrderSource
 from warroom.command.plans import Plan, params_from_alert
@@ -68,11 +69,31 @@ class Command:
             return None
         return runstore.incident_of(self.engine, int(ref.split("/")[0].removeprefix("run:")))
 
-    def acknowledge_notice(self, *, outbox_id: int, by: str) -> dict[str, Any]:
-        """A merchant's operator confirms a notice; audited, and on the run's incident."""
-        row = merchants.acknowledge(
-            self.engine, outbox_id=outbox_id, by=by, now_ms=self.clock.now_ms()
-        )
+    def acknowledge_notice(
+        self, *, outbox_id: int, by: str, merchant: str | None = None
+    ) -> dict[str, Any]:
+        """A merchant's operator confirms a notice; audited, and on the run's incident.
+        `merchant`: the caller acts for that merchant only; another merchant's notice is
+        Forbidden and a `denied` row in the chain (not on the incident: nothing happened
+        to the incident)."""
+        try:
+            row = merchants.acknowledge(
+                self.engine,
+                outbox_id=outbox_id,
+                by=by,
+                now_ms=self.clock.now_ms(),
+                merchant_id=merchant,
+            )
+        except Forbidden:
+            owner = merchants.owner_of(self.engine, outbox_id)
+            self.incidents.record(
+                actor=by,
+                action="notice.ack",
+                target=f"notice:{outbox_id}",
+                result="denied",
+                detail=f"notice for merchant {owner}; the caller acts for merchant {merchant}",
+            )
+            raise
         self.incidents.record(
             actor=by,
             action="notice.ack",

@@ -28,14 +28,17 @@ def command(request: Request) -> Command:
 
 def person_of(request: Request, who: Principal) -> str:
     """The person behind a token: its name (`warroom token create --name alice`), or its
-    id when the name is just the role's default (two commander tokens are two people)."""
+    id when the name is just the role's default (two commander tokens are two people).
+    A merchant's operator is `<person>@<merchant id>`, so a trail names the merchant."""
     if who.token_id is None:
         return who.actor
     seen = getattr(request.app.state.ctx.tokens, "seen", {})
     info = seen.get(who.token_id)
     if info is not None and info.name and info.name != info.role:
-        return info.name
-    return f"token:{who.token_id}"
+        person = info.name
+    else:
+        person = f"token:{who.token_id}"
+    return f"{person}@{who.merchant}" if who.merchant else person
 
 
 def api_error(exc: CommandError) -> ApiError:

@@ -12,7 +12,7 @@ from warroom.api.errors import ApiError
 from warroom.api.models import SettingsPatch, TokenCreated, TokenInfoOut, TokenRequest
 from warroom.api.security import Principal, require
 from warroom.audit import AuditEvent
-from warroom.auth.roles import ROLES
+from warroom.auth.tokens import TokenError, check_scope
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 Admin = Depends(require("admin"))
@@ -29,13 +29,17 @@ async def create_token(
     request: Request, body: TokenRequest, who: Principal = Admin
 ) -> TokenCreated:
     ctx = request.app.state.ctx
-    if body.role not in ROLES:
-        raise ApiError(
-            422, f"role: unknown {body.role!r}; roles are {', '.join(ROLES)}", field="role"
-        )
-    token, info = await run_in_threadpool(lambda: ctx.tokens.create(role=body.role, name=body.name))
+    try:
+        check_scope(body.role, body.merchant)
+    except TokenError as exc:
+        raise ApiError(422, str(exc), field=exc.field) from exc
+    token, info = await run_in_threadpool(
+        lambda: ctx.tokens.create(role=body.role, name=body.name, merchant=body.merchant)
+    )
+    scope = f" merchant {info.merchant_id}" if info.merchant_id else ""
     await run_in_threadpool(
-        ctx.audit.record, AuditEvent(who.actor, "token.create", f"token:{info.id}", "ok", info.role)
+        ctx.audit.record,
+        AuditEvent(who.actor, "token.create", f"token:{info.id}", "ok", info.role + scope),
     )
     return TokenCreated(token=token, **asdict(info))
 

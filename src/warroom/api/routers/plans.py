@@ -1,5 +1,7 @@
 """Plans and their runs over HTTP: list, dry run, start, approve / reject, undo; the
-switches other systems read; merchants' operators acknowledging a notice.
+switches other systems read; merchant notices: staff read them all and may acknowledge
+on a merchant's behalf, a merchant's operator (a `merchant` token, scoped to one
+merchant id) reads and acknowledges its own only, under `/merchant/`.
 
 Starting a run and deciding a step need `approve` (commander); the two-person rule and
 the step's approve role are the command core's (`command/runs.py`), so a requester's
@@ -29,7 +31,8 @@ from warroom.command.plans import Plan
 
 router = APIRouter(prefix="/api/v1", tags=["plans"])
 Read, Approve = Depends(require("read")), Depends(require("approve"))
-Ack = Depends(require("acknowledge"))
+Ack, Merchant = Depends(require("acknowledge")), Depends(require("merchant"))
+NoticeState = Literal["pending", "sent", "failed", "acked", "cancelled"]
 RunId = Annotated[int, Path(ge=1, le=2**62)]  # SQLite integers are 64-bit
 Idx = Annotated[int, Path(ge=0, le=1000)]
 
@@ -145,9 +148,17 @@ async def start(request: Request, body: StartRun, who: Principal = Approve) -> d
     return run_out(await call(cmd.runs.get, run_id=run_id))
 
 
-@router.get("/runs/{run_id}", summary="One run with its steps, previews and results")
+@router.get(
+    "/runs/{run_id}",
+    summary="One run with its steps, previews and results; `now_ms` is the command "
+    "clock's now, against which the steps' `deadline_ms` run out",
+)
 async def run(request: Request, run_id: RunId, _who: Principal = Read) -> dict[str, Any]:
-    return run_out(await call(command(request).runs.get, run_id=run_id))
+    cmd = command(request)
+    out = run_out(await call(cmd.runs.get, run_id=run_id))
+    # deadlines are on the stream's clock, not the browser's: the page counts from this
+    out["now_ms"] = cmd.clock.now_ms()
+    return out
 
 
 @router.post(
@@ -238,17 +249,12 @@ async def notices(
     _who: Principal = Read,
     ref: Annotated[str | None, Query(max_length=200, description="run:<id>/step:<n>")] = None,
     merchant: Annotated[str | None, Query(max_length=200)] = None,
-    state: Annotated[
-        Literal["pending", "sent", "failed", "acked", "cancelled"] | None, Query()
-    ] = None,
+    state: Annotated[NoticeState | None, Query()] = None,
 ) -> list[dict[str, Any]]:
-    rows = await run_in_threadpool(lambda: merchants.outbox(command(request).engine, ref=ref))
-    return [
-        r
-        for r in rows
-        if (merchant is None or r["merchant_id"] == merchant)
-        and (state is None or r["state"] == state)
-    ]
+    engine = command(request).engine
+    return await run_in_threadpool(
+        lambda: merchants.outbox(engine, ref=ref, merchant_id=merchant, state=state)
+    )
 
 
 @router.get(
@@ -266,7 +272,11 @@ async def notice_merchants(request: Request, _who: Principal = Read) -> dict[str
     return {"merchants": rows, "endpoints_file": str(book.path), "endpoints_error": book.error}
 
 
-@router.post("/notices/{outbox_id}/ack", summary="A merchant's operator acknowledges a notice")
+@router.post(
+    "/notices/{outbox_id}/ack",
+    summary="Staff acknowledge a notice on the merchant's behalf (e.g. after a phone "
+    "call); the merchant's own operator uses /merchant/notices/{id}/ack",
+)
 async def ack_notice(
     request: Request,
     outbox_id: Annotated[int, Path(ge=1, le=2**62)],
@@ -274,4 +284,39 @@ async def ack_notice(
 ) -> dict[str, Any]:
     return await call(
         command(request).acknowledge_notice, outbox_id=outbox_id, by=person_of(request, who)
+    )
+
+
+# -- a merchant's operator ---------------------------------------------------------------
+@router.get(
+    "/merchant/notices",
+    summary="The notices addressed to the caller's merchant (a merchant token), oldest first",
+)
+async def my_notices(
+    request: Request,
+    who: Principal = Merchant,
+    ref: Annotated[str | None, Query(max_length=200, description="run:<id>/step:<n>")] = None,
+    state: Annotated[NoticeState | None, Query()] = None,
+) -> list[dict[str, Any]]:
+    engine = command(request).engine
+    return await run_in_threadpool(
+        lambda: merchants.outbox(engine, ref=ref, merchant_id=who.merchant, state=state)
+    )
+
+
+@router.post(
+    "/merchant/notices/{outbox_id}/ack",
+    summary="The merchant's operator acknowledges one of its own notices; another "
+    "merchant's is 403 (and audited as denied)",
+)
+async def my_ack(
+    request: Request,
+    outbox_id: Annotated[int, Path(ge=1, le=2**62)],
+    who: Principal = Merchant,
+) -> dict[str, Any]:
+    return await call(
+        command(request).acknowledge_notice,
+        outbox_id=outbox_id,
+        by=person_of(request, who),
+        merchant=who.merchant,
     )

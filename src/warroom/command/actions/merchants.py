@@ -3,8 +3,10 @@
 apply only writes the outbox; `deliver_due` (run every second by the server's delivery
 loop, `command/ticker.py`, or by a test) sends what is due through a sender
 (`command/delivery.py`: an HTTP POST to the merchant's endpoint) and retries with
-backoff. A merchant's operator acknowledges through the API (`acknowledge`). Undo
-cancels what was not yet sent: a delivered message cannot be called back.
+backoff. A merchant's operator acknowledges through the API with a token scoped to
+that merchant (role `merchant`: its own notices only); staff with `acknowledge` may ack
+on a merchant's behalf (the phone call). Undo cancels what was not yet sent: a
+delivered message cannot be called back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from warroom.command.actions.base import ActionContext, ActionSpec, Touch, touch
-from warroom.command.errors import InvalidTransition, NotFound
+from warroom.command.errors import Forbidden, InvalidTransition, NotFound
 from warroom.command.orders import Scope
 from warroom.command.tables import outbox_t
 
@@ -39,10 +41,20 @@ class Notice:
 Sender = Callable[[Notice], None]
 
 
-def outbox(engine: sa.Engine, *, ref: str | None = None) -> list[dict[str, Any]]:
+def outbox(
+    engine: sa.Engine,
+    *,
+    ref: str | None = None,
+    merchant_id: str | None = None,
+    state: str | None = None,
+) -> list[dict[str, Any]]:
     q = sa.select(outbox_t).order_by(outbox_t.c.id)
     if ref is not None:
         q = q.where(outbox_t.c.ref == ref)
+    if merchant_id is not None:
+        q = q.where(outbox_t.c.merchant_id == merchant_id)
+    if state is not None:
+        q = q.where(outbox_t.c.state == state)
     with engine.connect() as c:
         return [dict(r._mapping) for r in c.execute(q)]
 
@@ -116,12 +128,26 @@ def by_merchant(engine: sa.Engine) -> list[dict[str, Any]]:
     return sorted(out.values(), key=lambda m: m["merchant_id"])
 
 
-def acknowledge(engine: sa.Engine, *, outbox_id: int, by: str, now_ms: int) -> dict[str, Any]:
-    """The merchant's operator confirms they read it."""
+def owner_of(engine: sa.Engine, outbox_id: int) -> str | None:
+    """The merchant a notice is addressed to (None: no such notice)."""
+    with engine.connect() as c:
+        q = sa.select(outbox_t.c.merchant_id).where(outbox_t.c.id == outbox_id)
+        return c.execute(q).scalar_one_or_none()
+
+
+def acknowledge(
+    engine: sa.Engine, *, outbox_id: int, by: str, now_ms: int, merchant_id: str | None = None
+) -> dict[str, Any]:
+    """The merchant's operator confirms they read it. `merchant_id`: the caller acts
+    for this merchant only (a merchant token), so another merchant's notice is
+    Forbidden; None is staff acknowledging on the merchant's behalf."""
     with engine.begin() as c:
         row = c.execute(sa.select(outbox_t).where(outbox_t.c.id == outbox_id)).first()
         if row is None:
             raise NotFound(f"no merchant notice {outbox_id}")
+        if merchant_id is not None and row.merchant_id != merchant_id:
+            # the message does not name the owner: one merchant learns nothing of another
+            raise Forbidden(f"notice {outbox_id} is not addressed to merchant {merchant_id}")
         if row.state not in (SENT, ACKED):
             raise InvalidTransition(f"notice {outbox_id} is {row.state}, not sent")
         if row.state == SENT:
