@@ -19,6 +19,11 @@ def normal_rows(inputs: tuple[str, ...], rng: np.random.Generator, t: int, n: in
     if inputs == ("successes", "trials"):
         trials = rng.poisson(40, (t, n)).astype(float)
         return np.stack([rng.binomial(trials.astype(int), 0.95).astype(float), trials], axis=-1)
+    if inputs == ("successes", "trials", "rate"):  # a rate given by a baseline
+        trials = rng.poisson(400, (t, n)).astype(float)
+        rate = np.full((t, n), 0.05)
+        succ = rng.binomial(trials.astype(int), 0.05).astype(float)
+        return np.stack([succ, trials, rate], axis=-1)
     raise AssertionError(f"no generator for inputs {inputs}")
 
 
@@ -29,6 +34,8 @@ def anomalous_row(inputs: tuple[str, ...], row: np.ndarray) -> np.ndarray:
         out[:, 0] = out[:, 0] + 40
     elif inputs == ("observed", "expected"):
         out[:, 0] = 0
+    elif inputs == ("successes", "trials", "rate"):
+        out[:, 0] = out[:, 1] * 0.3  # six times the rate: refunds pouring in
     else:
         out[:, 0] = 0
     return out

@@ -159,7 +159,7 @@ def test_the_tail_of_an_explained_move_does_not_alert_but_a_new_move_does() -> N
         assert START + 320_000 < orders[1].ts <= START + 327_000, seed
 
 
-# -- the end of the input is not a market collapse -----------------------------------
+# -- a whole-market collapse is told at once -----------------------------------------
 def _market_day(seed: int, stop: int, back: int | None, seconds: int) -> pl.DataFrame:
     """Orders (and their visits) in every channel stop at `stop` (and come back at
     `back`); payments for earlier orders trail in for 14 s, and the input goes on to
@@ -176,26 +176,24 @@ def _market_day(seed: int, stop: int, back: int | None, seconds: int) -> pl.Data
     return _cells({(): {"": total}, ("channel",): rows}, seconds)
 
 
-def test_the_input_ending_does_not_look_like_a_collapse() -> None:
-    # the compressed day's last orders, payments trailing in, then end of input
-    _, alerts = _run(_market_day(0, stop=300, back=None, seconds=314))
-    assert alerts == []
+def test_a_market_that_stops_alerts_within_seconds() -> None:
+    # (it used to be held 30 s, since the simulator's close looked the same: its
+    # orders and visits ended while payments trailed on. The simulator now cuts every
+    # stream at one instant, tests/test_detect_close.py, and the hold is gone.)
+    for seed in range(3):
+        _, alerts = _run(_market_day(seed, stop=300, back=None, seconds=400))
+        firing = [a for a in alerts if a.state == "firing"]
+        assert {(a.metric, json.dumps(a.scope), a.direction) for a in firing} == {
+            ("orders", "{}", "drop"),
+            ("visits", "{}", "drop"),
+        }, seed
+        stop = START + 300_000
+        assert all(stop < a.ts <= stop + 3_000 for a in firing), seed
+        # observed is an EW of 2 s: told in the first second, it is half the level
+        assert all(a.severity == "critical" and a.observed < 0.6 * a.expected for a in firing)
 
 
-def test_a_market_that_stops_while_the_input_goes_on_alerts_after_the_hold() -> None:
-    watch, alerts = _run(_market_day(1, stop=300, back=None, seconds=400))
-    hold = watch.config.market_hold_ms
-    firing = [a for a in alerts if a.state == "firing"]
-    assert {(a.metric, json.dumps(a.scope), a.direction) for a in firing} == {
-        ("orders", "{}", "drop"),
-        ("visits", "{}", "drop"),
-    }
-    stop = START + 300_000
-    assert all(stop + hold < a.ts <= stop + hold + 3_000 for a in firing)
-    assert all(a.severity == "critical" and a.observed < 0.2 * a.expected for a in firing)
-
-
-def test_a_market_dip_that_recovers_within_the_hold_is_told_when_it_recovers() -> None:
+def test_a_market_dip_alerts_at_once_and_resolves_when_it_recovers() -> None:
     _, alerts = _run(_market_day(2, stop=300, back=310, seconds=400))
     orders = [a for a in alerts if a.metric == "orders"]
     assert [(a.state, a.scope, a.direction) for a in orders] == [
@@ -203,9 +201,9 @@ def test_a_market_dip_that_recovers_within_the_hold_is_told_when_it_recovers() -
         ("resolved", {}, "drop"),
     ]
     firing, resolved = orders
-    assert firing.id == resolved.id and firing.ts == resolved.ts
-    assert START + 310_000 < firing.ts <= START + 330_000
-    assert firing.observed <= 0.5 * firing.expected  # as seen when it fired (EW of 2 s)
+    assert firing.id == resolved.id
+    assert START + 300_000 < firing.ts <= START + 303_000
+    assert START + 310_000 < resolved.ts <= START + 330_000
 
 
 # -- the eval counts every alert no labelled incident explains -----------------------

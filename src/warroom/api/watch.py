@@ -9,6 +9,10 @@ Everything runs in event time, as in `warroom run --alerts-out`.
 
 After a restart the book (alerts, history, silences) and the notification log come
 back from the store; the watch's baselines start cold, from the checkpoint on.
+
+The campaigns' planned curves (the campaign book, kept in the store's meta table by
+the API or `campaigns load`) tell the watch what surge to expect; they are read again
+when they change, checked at most every `PLANS_EVERY_S` seconds on the watch thread.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +31,8 @@ import polars as pl
 from warroom.alerts.config import AlertsConfig, load
 from warroom.alerts.dispatch import Batch, Route
 from warroom.alerts.service import AlertBook
+from warroom.campaigns.model import CampaignFile
+from warroom.campaigns.watchplan import planned_curves
 from warroom.detect.pipeline import Watch, WatchConfig
 from warroom.engine.engine import SECOND, StepResult
 from warroom.notify.nflog import NotificationLog
@@ -36,6 +43,8 @@ log = logging.getLogger("warroom.watch")
 _STOP = object()
 # without --alerts-config: group by alert name and scope, notify nobody (book and wall only)
 DEFAULT_ROUTE = Route("default", group_by=("alertname", "region", "method"))
+PLANS_EVERY_S = 5.0
+CAMPAIGNS_META = "campaigns"  # campaigns/service.py's key
 
 
 class ServerWatch:
@@ -64,6 +73,8 @@ class ServerWatch:
         self.processed = 0  # steps the watch has judged (tests wait on it)
         self.failed = 0
         self.outcomes: deque[dict[str, Any]] = deque(maxlen=500)
+        self._plans_raw: str | None = None
+        self._plans_at = float("-inf")
         self._threads = [
             threading.Thread(target=self._loop, name="warroom-watch", daemon=True),
             threading.Thread(target=self._notify_loop, name="warroom-notify", daemon=True),
@@ -115,9 +126,27 @@ class ServerWatch:
                 self.processed += 1
 
     def process(self, cells: pl.DataFrame) -> None:
+        self.refresh_plans()
         # labels only grow (append-only dictionaries), so labelling here, off the
         # writer thread, sees every code these finalised cells carry
         self.watch.process(self.runner.engine.label(cells))
+
+    def refresh_plans(self, force: bool = False) -> None:
+        """Give the watch the campaigns' planned curves when the stored book changed."""
+        now = time.monotonic()
+        if not force and now - self._plans_at < PLANS_EVERY_S:
+            return
+        self._plans_at = now
+        raw = self.runner.store.get_meta(CAMPAIGNS_META)
+        if raw == self._plans_raw:
+            return
+        self._plans_raw = raw
+        try:
+            curves = planned_curves(CampaignFile.model_validate_json(raw)) if raw else []
+        except ValueError:  # the book validates what it stores; keep the last plans
+            log.exception("campaign plans unreadable; the watch keeps its last ones")
+            return
+        self.watch.set_campaigns(curves)
 
     def _send(self, batch: Batch) -> None:
         if self.sender is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from warroom.detect.counts import BinomialCusum, DropToZero, PoissonCusum
+from warroom.detect.counts import BinomialCusum, DropToZero, PoissonCusum, RateCusum
 from warroom.detect.level import LevelShift, RobustZ
 from warroom.detect.protocol import ALARM, Batched, Detector, Threshold
 from warroom.detect.series import SeriesScorer
@@ -15,6 +15,7 @@ DETECTORS: dict[str, type] = {
     "poisson_cusum": PoissonCusum,
     "drop_to_zero": DropToZero,
     "binomial_cusum": BinomialCusum,
+    "rate_cusum": RateCusum,
 }
 
 __all__ = ["ALARM", "DETECTORS", "Batched", "Detector", "Threshold"]

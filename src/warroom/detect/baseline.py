@@ -42,10 +42,16 @@ class ShareBaseline:
         self.min_mass, self.min_count, self.cap = min_mass, min_count, cap
         self.sx = np.zeros(0)
         self.sm = 0.0
+        # the market's mass over each series' own life: a series born (or a campaign's
+        # window opened) minutes after the others is compared with what the market sold
+        # since, not since the start (it would look like a spike while it caught up)
+        self.smi = np.zeros(0)
 
     def resize(self, n: int) -> None:
         if n > len(self.sx):
-            self.sx = np.concatenate([self.sx, np.zeros(n - len(self.sx))])
+            grow = n - len(self.sx)
+            self.sx = np.concatenate([self.sx, np.zeros(grow)])
+            self.smi = np.concatenate([self.smi, np.zeros(grow)])
 
     def expected(
         self, x: np.ndarray, market_now: float, groups: dict[tuple[str, ...], np.ndarray]
@@ -59,7 +65,7 @@ class ShareBaseline:
         mu, rel = np.zeros_like(self.sx), np.zeros_like(self.sx)
         if self.sm < self.min_mass:
             return mu, rel  # too young to expect anything
-        share = np.where(self.sx >= self.min_count, self.sx / self.sm, 0.0)
+        share = np.where(self.sx >= self.min_count, self.sx / np.maximum(self.smi, 1e-9), 0.0)
         levels: dict[str, float] = {}
         for dims, g in groups.items():
             sh = share[g]
@@ -74,12 +80,24 @@ class ShareBaseline:
             rel[g] = 1.0 / max(0.3 * level, 1.0)  # a median rests on ~30 % of the mass
         return mu, rel
 
-    def learn(self, x: np.ndarray, market_now: float, frozen: np.ndarray) -> None:
-        # a frozen series keeps its share (scaled with the market's mass) rather than
-        # learning an incident as the new normal
+    def learn(
+        self,
+        x: np.ndarray,
+        market_now: float,
+        frozen: np.ndarray,
+        reset: np.ndarray | None = None,
+    ) -> None:
+        """`frozen`: keeps its share (scaled with the market's mass) rather than
+        learning an incident as the new normal. `reset`: forgets, to start afresh (a
+        campaign's slice outside its window)."""
         new = self.decay * self.sm + market_now
-        scale = new / self.sm if self.sm > 0 else 1.0
+        new_i = self.decay * self.smi + market_now
+        scale = new_i / np.maximum(self.smi, 1e-9)
         self.sx = np.where(frozen, self.sx * scale, self.decay * self.sx + x)
+        self.smi = new_i
+        if reset is not None:
+            self.sx = np.where(reset, 0.0, self.sx)
+            self.smi = np.where(reset, 0.0, self.smi)
         self.sm = new
 
 
@@ -173,3 +191,74 @@ class Plan:
 
     def planned(self, ts: int) -> bool:
         return any(a <= ts < b for a, b in self.windows)
+
+
+class RateBaseline:
+    """Expected rate of each slice = its learnt propensity x the rate of the rest of
+    its grouping set now (leave-one-out), for ratios whose level follows the day.
+
+    The whole market's refund rate follows its orders by a delay no per-second
+    baseline knows (the refunds of the 00:00 surge arrive minutes later), and every
+    slice follows it together; so a slice is judged against the others of its
+    grouping set over the last seconds, times its own learnt propensity (a category
+    whose goods come back more often). Its own move does not move its reference, and
+    a move of the whole market moves every reference: the market itself is not
+    judged here.
+
+    "The last seconds" is the shortest of three memories (~2 s, ~10 s, ~50 s) over
+    which the rest should hold `enough` successes, or over which it moved by `z`
+    standard errors from the longest: short enough to follow the day's rise after
+    00:00, long enough that a thin rest (the few countries beside CN) is not a noisy
+    reference. What noise remains is returned as a relative variance.
+    """
+
+    MEMORIES = (0.5, 0.9, 0.98)
+
+    def __init__(self, halflife_s: float = 120.0, enough: float = 20.0, z: float = 3.0) -> None:
+        self.decay = 0.5 ** (1.0 / halflife_s)  # memory of a slice's propensity
+        self.enough, self.z = enough, z
+        self.prior = 5.0  # pseudo successes at the market's rate: small slices start there
+        self.ss = np.zeros((len(self.MEMORIES), 0))
+        self.st = np.zeros((len(self.MEMORIES), 0))
+        self.ks = self.kt = np.zeros(0)
+
+    def resize(self, n: int) -> None:
+        grow = max(0, n - len(self.ks))
+        pad = np.zeros((len(self.MEMORIES), grow))
+        self.ss, self.st = np.hstack([self.ss, pad]), np.hstack([self.st, pad])
+        self.ks, self.kt = (np.concatenate([a, np.zeros(grow)]) for a in (self.ks, self.kt))
+
+    def propensity(self) -> np.ndarray:
+        return (self.ks + self.prior) / (self.kt + self.prior)
+
+    def rest(self, groups: dict[tuple[str, ...], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(rate of the rest of each series' grouping set, its relative variance);
+        0 for series in no group (the market)."""
+        k = self.propensity()
+        level, rel = np.zeros_like(self.ks), np.zeros_like(self.ks)
+        for g in groups.values():
+            num, den = self.ss[:, g], k[g] * self.st[:, g]
+            other_num = num.sum(axis=1, keepdims=True) - num
+            other_den = den.sum(axis=1, keepdims=True) - den
+            # the shortest memory whose rest should hold enough successes by what the
+            # longest says (choosing by the counts themselves would pick a short memory
+            # when it happens to be high), or whose rest moved far from that (the day
+            # rising: the refunds of the 00:00 surge arriving), else the longest
+            span = 1.0 / (1.0 - np.array(self.MEMORIES))[:, None]
+            likely = other_num[-1:] / span[-1] * span[:-1]
+            moved = np.abs(other_num[:-1] - likely) >= self.z * np.sqrt(likely + 1.0)
+            short = (likely >= self.enough) | moved
+            pick = np.argmax(np.vstack([short, np.ones((1, len(g)))]), 0)
+            cols = np.arange(len(g))
+            on, od = other_num[pick, cols], other_den[pick, cols]
+            level[g] = np.where(od > 0, on / np.maximum(od, 1e-12), 0.0)
+            rel[g] = 1.0 / np.maximum(on, 1.0)  # a rate read from that many successes
+        return level, rel
+
+    def learn(self, s: np.ndarray, t: np.ndarray, level: np.ndarray, frozen: np.ndarray) -> None:
+        a = np.array(self.MEMORIES)[:, None]
+        self.ss = a * self.ss + s
+        self.st = a * self.st + t
+        ok = ~frozen & (level > 0)  # an incident must not become a slice's propensity
+        self.ks = np.where(ok, self.decay * self.ks + s, self.ks)
+        self.kt = np.where(ok, self.decay * self.kt + t * level, self.kt)

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from warroom.detect import DETECTORS
-from warroom.detect.monitors import CountMonitor, RatioMonitor
+from warroom.detect.pipeline import WATCHED
 
 
 def _rows(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -23,6 +23,9 @@ def _rows(name: str, rng: np.random.Generator, n: int) -> np.ndarray:
     if inputs == ("observed", "expected"):
         mu = rng.uniform(0.5, 50, n)
         return np.column_stack([rng.poisson(mu), mu])
+    if inputs == ("successes", "trials", "rate"):
+        trials = rng.poisson(30, n)
+        return np.column_stack([rng.binomial(trials, 0.05), trials, np.full(n, 0.05)])
     trials = rng.poisson(30, n)
     return np.column_stack([rng.binomial(trials, 0.95), trials])
 
@@ -55,14 +58,11 @@ def run(n: int = 20_000, ticks: int = 200, seed: int = 0) -> list[tuple[str, flo
         "pay_successes": rng.poisson(4, n).astype(float),
     }
     cols["pay_attempts"] = cols["pay_successes"] + rng.poisson(0.2, n)
-    cols["orders"][0] = cols["orders"].sum()
-    cols["visits"][0] = cols["visits"].sum()
+    cols["refunds"] = rng.poisson(0.15, n).astype(float)
+    for c in ("orders", "visits", "refunds"):
+        cols[c][0] = cols[c].sum()
     groups = {(f"d{k}",): np.arange(1 + k, n, 16) for k in range(16)}
-    monitors = [
-        CountMonitor("orders", "orders"),
-        CountMonitor("visits", "visits"),
-        RatioMonitor("payment_success_rate", "pay_successes", "pay_attempts"),
-    ]
+    monitors = [WATCHED[m].monitor() for m in WATCHED]
     for m in monitors:
         m.resize(n)
 
@@ -70,7 +70,8 @@ def run(n: int = 20_000, ticks: int = 200, seed: int = 0) -> list[tuple[str, flo
         for m in monitors:
             m.step(cols, 0, t * 1000, False, groups)
 
-    out.append(("watch monitors (orders, visits, payment success rate)", _cpu(watch_tick, ticks)))
+    names = ", ".join(m.replace("_", " ") for m in WATCHED)
+    out.append((f"watch monitors ({names})", _cpu(watch_tick, ticks)))
     out.append(("watch end to end (cells in, root cause, alerts)", _full_watch(n, ticks, rng)))
     return out
 
@@ -97,7 +98,7 @@ def _full_watch(n: int, ticks: int, rng: np.random.Generator) -> float:
                 visits=orders * 10,
                 pay_successes=orders,
                 pay_attempts=orders,
-                refunds=pl.lit(0, pl.Int64),
+                refunds=rng.poisson(lam * 0.03).astype(np.int64),
             )
         )
     watch = Watch(lambda _a: None)

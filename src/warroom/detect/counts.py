@@ -101,9 +101,12 @@ class BinomialCusum(Batched):
         h: float = 12.0,
         decay: float = 0.98,
         min_trials: float = 30.0,
+        max_step: float | None = None,
     ) -> None:
         self.rho_drop, self.rho_spike, self.h = rho_drop, rho_spike, h
         self.decay, self.min_trials = decay, min_trials
+        # the most evidence one tick may add: a change must persist over several ticks
+        self.max_step = np.inf if max_step is None else max_step
         super().__init__(n)
 
     def rate(self) -> np.ndarray:
@@ -121,8 +124,8 @@ class BinomialCusum(Batched):
             return x * np.log(p1 / p0) + (n - x) * np.log((1 - p1) / (1 - p0))
 
         ready = self.state["t"] >= self.min_trials
-        up = np.where(ready, llr(p_up), 0.0)
-        down = np.where(ready, llr(p_dn), 0.0)
+        up = np.where(ready, np.minimum(llr(p_up), self.max_step), 0.0)
+        down = np.where(ready, np.minimum(llr(p_dn), self.max_step), 0.0)
         return np.maximum(0.0, self.state["up"] + up), np.maximum(0.0, self.state["down"] + down)
 
     def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -137,6 +140,56 @@ class BinomialCusum(Batched):
         s, t = self.state["s"], self.state["t"]
         self.state["s"] = np.where(quiet, self.decay * s + np.clip(x, 0, n), s)
         self.state["t"] = np.where(quiet, self.decay * t + np.maximum(n, 0), t)
+        self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
+
+    def direction_many(self, x: np.ndarray) -> np.ndarray:
+        up, down = self.sums(self._cols(x))
+        return np.where(up >= down, 1, -1)
+
+
+class RateCusum(Batched):
+    """Two-sided CUSUM of successes of trials against a given rate per tick (a
+    baseline's, e.g. the rest of the market's refund rate times this slice's own
+    propensity): evidence for rho_drop x and rho_spike x that rate."""
+
+    inputs: ClassVar[tuple[str, ...]] = ("successes", "trials", "rate")
+    _init: ClassVar[dict[str, float]] = {"up": 0.0, "down": 0.0}
+
+    def __init__(
+        self,
+        n: int = 1,
+        rho_drop: float = 0.5,
+        rho_spike: float = 2.0,
+        h: float = 12.0,
+        max_step: float | None = None,
+    ) -> None:
+        self.rho_drop, self.rho_spike, self.h = rho_drop, rho_spike, h
+        self.max_step = np.inf if max_step is None else max_step
+        super().__init__(n)
+
+    def sums(self, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        x, n, p = cols
+        n = np.maximum(n, 0.0)
+        x = np.clip(x, 0, n)
+        ok = (p > 0) & (p < 1) & (n > 0)  # no rate, no evidence
+        p0 = np.clip(p, 1e-6, 1 - 1e-6)
+        p_dn = p0 * self.rho_drop
+        p_up = np.minimum(p0 * self.rho_spike, (1 + p0) / 2)
+
+        def llr(p1: np.ndarray) -> np.ndarray:
+            step = x * np.log(p1 / p0) + (n - x) * np.log((1 - p1) / (1 - p0))
+            return np.where(ok, np.minimum(step, self.max_step), 0.0)
+
+        up = np.maximum(0.0, self.state["up"] + llr(p_up))
+        return up, np.maximum(0.0, self.state["down"] + llr(p_dn))
+
+    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+        up, down = self.sums(cols)
+        return squash(np.maximum(up, down), self.h)
+
+    def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
+        up, down = self.sums(cols)
+        cap = 1.5 * self.h
         self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
 
     def direction_many(self, x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,11 @@ from warroom.detect.pipeline import Watch
 # Incidents that move a KPI the watch observes; the others belong to the catalog,
 # refund and ingest guards (a late_data or price_error alert still counts as true).
 KPI_KINDS = ("payment_outage", "regional_outage", "traffic_drop", "traffic_spike")
+# Incidents that move a ratio the watch judges but that it is not built to find: a
+# refund ring (~30 buyers, scope the whole market) moves the refund rate of every
+# slice a little and the market's, which the watch does not judge (it follows the
+# day's orders by minutes). Counted apart, so that a detection shows.
+RATIO_KINDS = {"refund_abuse": "refund_rate"}
 GRACE_MS = 10_000  # an alert this long after an incident's end is still about it
 LEAD_MS = 5_000  # visits lead the orders they become by up to 3 s in the simulator
 
@@ -46,6 +51,11 @@ class Report:
         kpi = [f for f in self.findings if f.kind in KPI_KINDS]
         hit = [f for f in kpi if f.detected]
         ttd = [f.ttd_ms / 1000 for f in hit if f.ttd_ms is not None]
+        ratio = [f for f in self.findings if f.kind in RATIO_KINDS]
+        fired: dict[str, int] = {}
+        for a in self.alerts:
+            if a.state == "firing":
+                fired[a.metric] = fired.get(a.metric, 0) + 1
         return {
             "kpi_incidents": len(kpi),
             "recall": round(len(hit) / len(kpi), 3) if kpi else None,
@@ -58,6 +68,8 @@ class Report:
             "false_alerts_during_surge": len(self.surge_alerts),
             "market_alerts_at_close": len(self.at_close),
             "event_hours": round(self.hours, 4),
+            "ratio_incidents": {f.kind: f.detected for f in ratio},
+            "alerts_by_metric": dict(sorted(fired.items())),
         }
 
 
@@ -75,6 +87,13 @@ def _matches(alert_scope: dict[str, str], label_scope: dict[str, str]) -> bool:
         return not alert_scope
     a, b = _expand(alert_scope), _expand(label_scope)
     return a <= b or b <= a
+
+
+def _among_entities(alert_scope: dict[str, str], label: dict) -> bool:
+    """The alert is on a merchant the incident names (a scramble's merchants, whose
+    buyers send the wrong sizes back): a consequence, not a false alert."""
+    merchant = alert_scope.get("merchant")
+    return merchant is not None and merchant in label.get("entities", {}).get("merchants", [])
 
 
 def _overlaps(alert_scope: dict[str, str], label_scope: dict[str, str]) -> bool:
@@ -98,8 +117,17 @@ def score(
     for lab in labels:
         lo, hi = lab["start"] - LEAD_MS, lab["end"] + GRACE_MS
         during = [a for a in firing if lo <= a.ts <= hi]
-        hits = [a for a in during if _matches(a.scope, lab["scope"])]
-        explained.update(a.id for a in during if _overlaps(a.scope, lab["scope"]))
+        metric = RATIO_KINDS.get(lab["kind"])
+        hits = [
+            a
+            for a in during
+            if _matches(a.scope, lab["scope"]) and (metric is None or a.metric == metric)
+        ]
+        explained.update(
+            a.id
+            for a in during
+            if _overlaps(a.scope, lab["scope"]) or _among_entities(a.scope, lab)
+        )
         first = hits[0] if hits else None
         exact = any(a.scope == lab["scope"] for a in hits[:2]) if hits else False
         findings.append(

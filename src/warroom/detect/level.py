@@ -91,3 +91,56 @@ class LevelShift(Batched):
         self.state["slow"] = np.where(ok, np.where(first, x, s + a * (x - s)), s)
         self.state["dev"] = np.where(ok & ~first, d + a * (np.abs(x - s) - d), d)
         self.state["count"] = c + ok
+
+
+class ForecastZ(Batched):
+    """|x - Holt's one-step forecast| in units of the EW absolute forecast error: a
+    spike or dip on a trend or a slow cycle, which a mean (RobustZ) mistakes for
+    noise (the cycle's swing widens its scale) and a first difference halves (its
+    noise is that of two rows). Updates are Huber-clipped, so one outlier does not
+    become the level."""
+
+    _init: ClassVar[dict[str, float]] = {"level": 0.0, "trend": 0.0, "dev": 0.0, "count": 0.0}
+
+    def __init__(
+        self,
+        n: int = 1,
+        alpha: float = 0.3,
+        beta: float = 0.05,
+        span: float = 60.0,
+        z: float = 4.0,
+        scale: float = 2.0,
+        warmup: int = 20,
+    ) -> None:
+        self.alpha, self.beta, self.a_dev = alpha, beta, _alpha(span)
+        self.z, self.scale, self.warmup = z, scale, warmup
+        super().__init__(n)
+
+    def _error(self, x: np.ndarray) -> np.ndarray:
+        return x - (self.state["level"] + self.state["trend"])
+
+    def _floor(self) -> np.ndarray:
+        return 1e-9 + 1e-6 * np.abs(self.state["level"])  # a constant series still has a scale
+
+    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+        x = cols[0]
+        z = np.abs(self._error(x)) / (_MAD * self.state["dev"] + self._floor())
+        ready = (self.state["count"] >= self.warmup) & np.isfinite(x)
+        return np.where(ready, squash(z - self.z, self.scale), 0.0)
+
+    def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
+        x = cols[0]
+        ok = np.isfinite(x)
+        c, lvl, tr, d = (self.state[k] for k in ("count", "level", "trend", "dev"))
+        first = c == 0
+        err = np.where(ok, self._error(np.where(ok, x, 0.0)), 0.0)
+        lim = np.where(c >= self.warmup, 4 * _MAD * d + self._floor(), np.inf)
+        e = np.clip(err, -lim, lim)
+        a = np.maximum(self.alpha, 1.0 / (c + 1.0))
+        new_level = lvl + tr + a * e
+        new_trend = tr + self.beta * (new_level - lvl - tr)
+        ad = np.maximum(self.a_dev, 1.0 / (c + 1.0))
+        self.state["dev"] = np.where(ok & ~first, d + ad * (np.abs(e) - d), d)
+        self.state["level"] = np.where(ok, np.where(first, x, new_level), lvl)
+        self.state["trend"] = np.where(ok & ~first, new_trend, tr)
+        self.state["count"] = c + ok

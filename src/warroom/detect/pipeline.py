@@ -4,16 +4,14 @@ Per second: every series of every watched metric is scored at once (monitors.py)
 slices that alarm are mapped to the scope that explains them (rootcause.py); one
 alert opens per (metric, explaining scope, direction) and resolves, with the same
 id, when that series is quiet again. A slice whose move an open alert explains may
-alert on its own only once it has been quiet again; a whole-market drop of a count
-is told only once the input has gone on `market_hold_ms` after it (or when it
-recovers), since until then it looks the same as the input ending. Nothing reads
-the wall clock, so a replay writes the same alerts every time.
+alert on its own only once it has been quiet again. Nothing reads the wall clock, so
+a replay writes the same alerts every time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -21,6 +19,7 @@ import polars as pl
 from warroom.alerts.model import Alert, alert_id, scope_text
 from warroom.detect.baseline import Curve, Plan
 from warroom.detect.monitors import CountMonitor, RatioMonitor, Tick
+from warroom.detect.planned import PlanMultipliers, PlannedCurve
 from warroom.detect.protocol import ALARM
 from warroom.detect.rootcause import Candidate, comoves, covers, explain_all, related
 from warroom.detect.series_index import SeriesIndex
@@ -44,6 +43,45 @@ WATCHED: dict[str, Watched] = {
     "payment_success_rate": Watched(
         lambda: RatioMonitor("payment_success_rate", "pay_successes", "pay_attempts"), (-1,), 4.0
     ),
+    # orders of the visits of the last seconds (shoppers browse, then buy: visits lead
+    # orders, so the trials are an EW of visits); a drop only (checkout broken)
+    "conversion": Watched(
+        lambda: RatioMonitor(
+            "conversion",
+            "orders",
+            "visits",
+            den_decay=0.5,
+            dispersion=True,
+            step=0.2,
+            blind_in_plan=True,
+            sides=(-1,),
+            warmup=30,
+            den_now=True,
+        ),
+        (-1,),
+        8.0,
+    ),
+    # refunds of the orders of the last minutes (a refund undoes an order placed long
+    # before, so the trials are an EW of orders), each slice against the rest of its
+    # grouping set (the market's own rate follows the day's orders by minutes); a rise
+    "refund_rate": Watched(
+        lambda: RatioMonitor(
+            "refund_rate",
+            "refunds",
+            "orders",
+            den_decay=0.99,
+            rho_spike=2.0,
+            dispersion=True,
+            step=0.2,
+            relative=True,
+            sides=(1,),
+            prior_dispersion=1.5,  # refunds are single events, less bursty than visits
+            keep=0.95,
+            warmup=30,
+        ),
+        (1,),
+        4.0,
+    ),
 }
 COLUMNS = ("orders", "visits", "pay_successes", "pay_attempts", "refunds")
 
@@ -63,13 +101,9 @@ class WatchConfig:
     resolve_after: int = 3  # quiet seconds before an alert resolves
     max_gap_s: int = 600  # empty seconds filled with zeros between cells
     comove_ms: int = 60_000  # a disjoint slice moving this soon after an alert: same move
-    # A whole-market drop is told only once the input has gone on this long after it:
-    # until then it cannot be told from the input ending (a replay's last orders and
-    # visits, with payments still trailing in for seconds). A dip that recovers sooner
-    # is told when it recovers; one still held when the input ends is not told.
-    market_hold_ms: int = 30_000
     plan: Plan | None = None  # default: the Double-11 00:00 surge
     curves: dict[str, Curve] = field(default_factory=dict)  # metric -> rehearsal curve
+    campaigns: list[PlannedCurve] = field(default_factory=list)  # planned campaign curves
 
 
 @dataclass
@@ -90,7 +124,7 @@ class Watch:
         # they may alert on their own only after their score has fallen back below
         # `elevated` (hysteresis): the tail of an explained move is not a new move
         self.spent: dict[tuple[str, int], np.ndarray] = {}
-        self.held: dict[str, Alert] = {}  # metric -> a whole-market drop, as first seen
+        self.planner = PlanMultipliers(list(self.config.campaigns))
         self.last_win: int | None = None
         self.first_win: int | None = None
         self.last_order_win: int | None = None  # for evaluation: when the sale closed
@@ -139,14 +173,31 @@ class Watch:
             self.last_order_win = win
         planned = self.config.plan.planned(win)
         ts = win + SECOND  # the second is known when it ends
+        # the 00:00 jump is the market's plan; a campaign opening with it adds nothing
+        mult = None if planned else self._multipliers(root, win)
         for metric, mon in self.monitors.items():
             moved = [o.series for (m, _, _), o in self.open.items() if m == metric]
-            held = metric in self.held
-            tick = mon.step(cols, root, win, planned, self._groups(), moved, hold=held)
+            plan = mult if isinstance(mon, CountMonitor) else None
+            tick = mon.step(cols, root, win, planned, self._groups(), moved, plan)
             self._resolve(metric, tick, ts, root)
             self._fire(metric, tick, ts, root)
         if self.on_second is not None:
             self.on_second(ts)
+
+    def set_campaigns(self, curves: list[PlannedCurve]) -> None:
+        """New planned campaign curves (the server re-reads its campaign book)."""
+        self.config.campaigns = list(curves)
+        self.planner = PlanMultipliers(list(curves))
+
+    def _multipliers(self, root: int, win: int) -> np.ndarray | None:
+        """The campaigns' planned multiplier of every series now, from the orders'
+        learnt plan-free masses (visits carry no campaign: they get the market's)."""
+        if not self.planner.curves:
+            return None
+        mon = next((m for m in self.monitors.values() if isinstance(m, CountMonitor)), None)
+        if mon is None:
+            return None
+        return self.planner(self.index, self._groups(), root, mon.share.sx, mon.share.sm, win)
 
     def _finer(self, a: Candidate, b: Candidate) -> bool:
         """a's grouping set splits the market into more slices than b's."""
@@ -215,10 +266,6 @@ class Watch:
                     continue
                 if any(comoves(o, c) and not self._finer(c, o) for o in recent):
                     continue
-                counts = isinstance(self.monitors[metric], CountMonitor)
-                if not c.scope and d < 0 and counts:  # held: the input may be ending
-                    self.held.setdefault(metric, self._alert(metric, c.index, d, tick, ts))
-                    continue
                 alert = self._alert(metric, c.index, d, tick, ts)
                 self.open[(metric, c.index, d)] = Open(alert, c.index)
                 opened.append(c)
@@ -234,22 +281,6 @@ class Watch:
         return any(comoves(o, c) and not self._finer(c, o) for o in recent)
 
     def _resolve(self, metric: str, tick: Tick, ts: int, root: int) -> None:
-        first = self.held.get(metric)
-        if first is not None:
-            quiet = tick.score[root] < self.config.resolve_below or tick.direction[root] > 0
-            if quiet and tick.observed[root] >= 0.5 * first.expected:
-                # recovered within the hold: the input went on, so it was a dip; told
-                # now, as first seen, with its end
-                del self.held[metric]
-                alert = replace(first, ts=ts, id=alert_id(metric, first.scope, "drop", ts))
-                self._emit(alert)
-                self._emit(alert.resolved(ts, _num(tick.observed[root]), _num(tick.expected[root])))
-            elif ts - first.ts >= self.config.market_hold_ms:
-                # the input went on for the hold and the market did not: a collapse
-                del self.held[metric]
-                alert = self._alert(metric, root, -1, tick, ts)
-                self.open[(metric, root, -1)] = Open(alert, root)
-                self._emit(alert)
         for key, o in list(self.open.items()):
             if key[0] != metric:
                 continue

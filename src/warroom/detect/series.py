@@ -15,7 +15,7 @@ from typing import ClassVar, TextIO
 import numpy as np
 import polars as pl
 
-from warroom.detect.level import LevelShift, RobustZ
+from warroom.detect.level import ForecastZ, LevelShift, RobustZ
 from warroom.errors import WarroomError
 
 
@@ -31,13 +31,14 @@ class SeriesScorer:
     def __init__(self, n: int = 1) -> None:
         self.n = 0
         self.value, self.diff, self.shift = RobustZ(0), RobustZ(0, span=60, z=4.5), LevelShift(0)
+        self.forecast = ForecastZ(0, alpha=0.5, z=3.5)
         self.last = np.empty(0)
         self.resize(n)
 
     def resize(self, n: int) -> None:
         if n <= self.n:
             return
-        for d in (self.value, self.diff, self.shift):
+        for d in (self.value, self.diff, self.shift, self.forecast):
             d.resize(n)
         self.last = np.concatenate([self.last, np.full(n - self.n, np.nan)])
         self.n = n
@@ -52,6 +53,7 @@ class SeriesScorer:
                 self.value.score_many(x),
                 0.9 * self.diff.score_many(self._diff(x)),  # a step shows in both; prefer level
                 self.shift.score_many(x),
+                self.forecast.score_many(x),
             ]
         )
 
@@ -60,6 +62,7 @@ class SeriesScorer:
         self.diff.learn_many(self._diff(x))
         self.value.learn_many(x)
         self.shift.learn_many(x)
+        self.forecast.learn_many(x)
         self.last = np.where(np.isfinite(x), x, self.last)
 
     def score_one(self, x: float) -> float:

@@ -38,6 +38,7 @@ def simulate(
     inject(day, cfg.scenarios)
     sink = Sink()
     emit(day, sink)
+    _cut(sink, day.end)
     keys = _delivery_keys(day, sink)
     order = np.argsort(keys, kind="stable")
     total = len(order)
@@ -65,6 +66,13 @@ def simulate(
         "end": day.end,
         "incidents": [label["kind"] for label in day.labels],
     }
+
+
+def _cut(sink: Sink, end: int) -> None:
+    """Drop every record at or after `end`: all streams stop at the same instant."""
+    keep = [i for i, k in enumerate(sink.keys) if k < end]
+    sink.keys = [sink.keys[i] for i in keep]
+    sink.lines = [sink.lines[i] for i in keep]
 
 
 def _rates_text(rates: dict) -> str:

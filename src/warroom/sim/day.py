@@ -60,12 +60,21 @@ class Day:
         self.lines = Lines.concat([self.lines, more])
 
 
+# Shoppers go on past the end of the simulated span: the day is a cut through a running
+# stream. Every record at or after `end` is dropped (`simulate`), so orders, visits and
+# payments all stop together, as in a replay of a real log cut at one instant; ending
+# the orders alone left payments trailing for ~14 s, and a visit stream thinning in the
+# last 3 s (visits lead the orders they become), which looked like the market collapsing.
+TAIL_S = 30
+
+
 def base_day(rng: np.random.Generator, minutes: float, rate: float) -> Day:
     cat = world.build_catalog(rng, rate)
     seconds = max(60, round(minutes * 60))
     start = world.MIDNIGHT - int(0.03 * seconds) * 1000
-    per_second = rng.poisson(rate * world.day_shape(np.arange(seconds) / seconds))
-    ts = start + np.repeat(np.arange(seconds), per_second) * 1000
+    span = seconds + TAIL_S
+    per_second = rng.poisson(rate * world.day_shape(np.arange(span) / seconds))
+    ts = start + np.repeat(np.arange(span), per_second) * 1000
     ts = ts + rng.integers(0, 1000, len(ts))
     n_users = max(2_000, int(len(ts) * 0.5))
     lines = place(rng, cat, ts, 0, n_users)
@@ -99,7 +108,8 @@ def inject(day: Day, chosen: tuple[str, ...]) -> None:
     for name in order:
         if name in chosen:
             steps[name](day)
-    placed = {f"o-{o}" for o in np.unique(day.lines.order).tolist()}
+    within = day.lines.ts < day.end  # orders past the end are never written
+    placed = {f"o-{o}" for o in np.unique(day.lines.order[within]).tolist()}
     for label in day.labels:
         if "orders" in label["entities"]:
             label["entities"]["orders"] = [o for o in label["entities"]["orders"] if o in placed]
@@ -281,7 +291,7 @@ def _duplicate_delivery(day: Day) -> None:
 def _hard_cases(day: Day) -> None:
     """Normal life that looks suspicious: never labelled as incidents."""
     rng = day.rng
-    active = np.unique(day.lines.user)
+    active = np.unique(day.lines.user[day.lines.ts < day.end])
     returners = rng.choice(active, size=min(20, len(active)), replace=False)
     day.returners = set(returners.tolist())
     pickups = {}
