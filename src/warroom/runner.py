@@ -23,8 +23,10 @@ import psutil
 from warroom.contract.decode import DecodedBatch, Decoder
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
+from warroom.engine.cube import GSETS, METRIC_COLS
 from warroom.engine.engine import SECOND, Counters, Engine, StepResult
 from warroom.errors import StateError
+from warroom.participants import Participant
 from warroom.sources import files
 from warroom.store.db import Commit, Store
 
@@ -63,6 +65,7 @@ class Runner:
         self.engine = Engine(opts.config)
         self.source = files.fingerprint(opts.events)
         self.on_step = on_step
+        self.participants: dict[str, Participant] = {}
         self._pending = self._empty_commit()
         self._check_settings()
         cp = self.store.load_checkpoint()
@@ -77,6 +80,18 @@ class Runner:
             self.offset, self.line = cp.offset, cp.line
         elif opts.catalog is not None:
             self.engine.set_catalog(load_catalog_categories(opts.catalog))
+        self.resumed = cp is not None
+
+    def join(self, name: str, participant: Participant) -> bool:
+        """Checkpoint `participant` with the engine from now on; on a resumed run, give
+        it back its state from the last checkpoint. True when it was restored."""
+        self.participants[name] = participant
+        state = self.store.load_participant(name) if self.resumed else None
+        if state is None:
+            participant.start_fresh()
+            return False
+        participant.restore_state(state)
+        return True
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started, resumed = time.perf_counter(), self.line
@@ -122,6 +137,7 @@ class Runner:
         p = self._pending
         p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
         p.state = self.engine.state_blob()
+        p.participants = {n: part.checkpoint_state() for n, part in self.participants.items()}
         p.new_runs = [
             r for idx in (self.engine.seen, self.engine.orders) for r in idx.runs if not r.persisted
         ]
@@ -220,6 +236,16 @@ class Runner:
             raise StateError(
                 f"{self.opts.data_dir} was built with engine settings {stored}; "
                 "resume with the same settings or use a new --data directory"
+            )
+        # Stored cells are read by grouping-set id and column: another layout misreads them.
+        layout = json.dumps({"gsets": GSETS, "metrics": METRIC_COLS})
+        stored = self.store.get_meta("cube_layout")
+        if stored is None:
+            self.store.set_meta({"cube_layout": layout})
+        elif stored != layout:
+            raise StateError(
+                f"{self.opts.data_dir} was written by a warroom with another cube layout; "
+                "use a new --data directory"
             )
 
     @staticmethod

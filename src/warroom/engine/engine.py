@@ -48,6 +48,7 @@ _PENDING_COLS = (
     "user_hash",
     *DIMS,
     "value_base",
+    "value_minor",
     "status",
     "lat_bucket",
 )
@@ -183,6 +184,7 @@ class Engine:
                 "user_hash": f["user_hash"],
                 **{d: codes[d] for d in DIMS},
                 "value_base": f["value_base"],
+                "value_minor": f["value_minor"],
                 "status": f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8),
                 "lat_bucket": lat_bucket,
             }

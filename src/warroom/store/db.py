@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,14 @@ quarantine_t = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
 )
+# The state of what else reads the stream (the watch, the guards), written in the same
+# transaction as the engine's, so both resume from one point.
+participant_t = sa.Table(
+    "participant_state",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)
 late_t = sa.Table(
     "late",
     metadata,
@@ -96,6 +104,7 @@ class Commit:
     cells: dict[int, list[pl.DataFrame]]
     quarantined: list[dict[str, Any]]
     late: list[dict[str, Any]]
+    participants: dict[str, bytes] = field(default_factory=dict)
 
 
 class Store:
@@ -129,6 +138,11 @@ class Store:
             return None
         return Checkpoint(row.source, row.offset, row.line, row.complete, row.state)
 
+    def load_participant(self, name: str) -> bytes | None:
+        with self.engine.connect() as c:
+            q = sa.select(participant_t.c.state).where(participant_t.c.name == name)
+            return c.execute(q).scalar()
+
     def load_runs(self) -> dict[int, Run]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(runs_t)).all()
@@ -155,6 +169,9 @@ class Store:
                 c.execute(sa.insert(quarantine_t), cp.quarantined)
             if cp.late:
                 c.execute(sa.insert(late_t), cp.late)
+            for name, state in cp.participants.items():
+                c.execute(sa.delete(participant_t).where(participant_t.c.name == name))
+                c.execute(sa.insert(participant_t).values(name=name, state=state))
             c.execute(sa.delete(checkpoint_t))
             c.execute(
                 sa.insert(checkpoint_t).values(

@@ -52,6 +52,7 @@ async def series(
         lambda: kpi.series(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),
@@ -78,6 +79,7 @@ async def slice_(
         lambda: kpi.slice_(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),
@@ -104,6 +106,7 @@ async def top(
         lambda: kpi.slice_(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),
