@@ -36,6 +36,15 @@ async def catalog() -> dict[str, Any]:
     return kpi.catalog()
 
 
+@router.get(
+    "/rates",
+    dependencies=[Reader],
+    summary="The rates table recorded with the run (exact), to re-derive any base figure",
+)
+async def rates(request: Request) -> dict[str, Any]:
+    return kpi.rates(_ctx(request).runner.rates)
+
+
 @router.get("/series", dependencies=[Reader], summary="A metric's series, sliced and filtered")
 async def series(
     request: Request,

@@ -7,11 +7,13 @@ filtered dimensions; as each filter fixes one value, the rows stay one per `by` 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from warroom.api.errors import ApiError
+from warroom.contract.rates import Rate, RatesTable
 from warroom.engine.dims import DIMS
 from warroom.series.metrics import METRICS, format_money
 from warroom.series.query import (
@@ -23,6 +25,30 @@ from warroom.series.query import (
     run_query,
 )
 from warroom.store.db import Store
+
+CONVERSION_RULE = (
+    "each record's amount is converted once: base_minor = round_half_even(value_minor * rate "
+    "* 10^base_digits / 10^digits), rate = base units per unit of the currency"
+)
+
+
+def exact_rate(rate: Rate) -> str:
+    """The rate as the exact decimal it was read as (never through a float)."""
+    return format(Decimal(rate.num).scaleb(-rate.scale), "f")
+
+
+def rates(table: RatesTable) -> dict[str, Any]:
+    """The rates table recorded with the run: enough to re-derive every base figure."""
+    return {
+        "base": table.base,
+        "base_digits": table.base_digits,
+        "rates": [
+            {"currency": code, "rate": exact_rate(r), "digits": r.digits}
+            for code, r in sorted(table.rates.items())
+        ],
+        "rule": CONVERSION_RULE,
+        "source_text": table.source_text,
+    }
 
 
 def parse_filters(items: list[str]) -> tuple[tuple[str, str], ...]:
