@@ -76,7 +76,7 @@ class Runner:
                     f"{opts.data_dir} holds a run of another input ({cp.source}); "
                     "use a new --data directory"
                 )
-            self.engine.restore(cp.state, self.store.load_runs())
+            self.engine.restore(cp.state, self.store.load_runs(), self.store.load_parts())
             self.offset, self.line = cp.offset, cp.line
         elif opts.catalog is not None:
             self.engine.set_catalog(load_catalog_categories(opts.catalog))
@@ -142,6 +142,9 @@ class Runner:
             r for idx in (self.engine.seen, self.engine.orders) for r in idx.runs if not r.persisted
         ]
         p.dropped_runs = self.engine.seen.dropped + self.engine.orders.dropped
+        rollups = self.engine.rollups.values()
+        p.new_parts = [part for r in rollups for part in r.parts if not part.persisted]
+        p.dropped_parts = [i for r in rollups for i in r.dropped]
         p.cells = {
             period: [self.engine.label(pl.concat(frames))]
             for period, frames in p.cells.items()
@@ -149,6 +152,8 @@ class Runner:
         }
         self.store.commit(p)
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
+        for r in rollups:
+            r.dropped = []
         self._pending = self._empty_commit()
         horizon = self.engine.max_ts - self.opts.config.retention_1s_ms
         if horizon > 0:
