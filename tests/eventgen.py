@@ -156,3 +156,30 @@ def reference(events: list[Ev]) -> dict[tuple[int, str], dict[str, int]]:
             elif d["type"] == "visit":
                 cell["visits"] += 1
     return out
+
+
+MINOR_DIGITS = {"CNY": 2, "USD": 2, "JPY": 0, "EUR": 2}
+
+
+def reference_local(events: list[Ev]) -> dict[tuple[int, str], dict[str, int]]:
+    """Brute force with decimal: per (window, currency) money in that currency's minor
+    units, over the unique events."""
+    out: dict[tuple[int, str], dict[str, int]] = {}
+    seen: set[str] = set()
+    for e in events:
+        d = e.doc
+        if d["id"] in seen or "currency" not in d:
+            continue
+        seen.add(d["id"])
+        scale = Decimal(10) ** MINOR_DIGITS[d["currency"]]
+        cell = out.setdefault(
+            (e.ts // 1000 * 1000, d["currency"]),
+            {"gmv_local": 0, "pay_amount_local": 0, "refund_amount_local": 0},
+        )
+        if d["type"] == "order":
+            cell["gmv_local"] += int(Decimal(str(d["unit_price"])) * d["quantity"] * scale)
+        elif d["type"] == "payment" and d["status"] == "succeeded":
+            cell["pay_amount_local"] += int(Decimal(str(d["amount"])) * scale)
+        elif d["type"] == "refund":
+            cell["refund_amount_local"] += int(Decimal(str(d["amount"])) * scale)
+    return {k: v for k, v in out.items() if any(v.values())}

@@ -136,3 +136,42 @@ def test_small_arrow_batches_are_gathered_into_chunks_with_exact_positions(
     assert resumed[0].first_line == 456
     assert resumed[0].table is not None and resumed[0].table["n"][0].as_py() == 455
     assert sum(c.table.num_rows for c in resumed if c.table is not None) == 545
+
+
+def test_money_in_each_currency_is_exact_in_its_own_minor_units(
+    tmp_path: Path, rates_file: Path
+) -> None:
+    lines = [
+        {"type": "order", "id": "o1", "ts": 1794326400000, "order_id": "A", "user_id": "u1",
+         "merchant_id": "m1", "item_id": "i1", "sku_id": "s1", "category": "toys",
+         "quantity": 3, "unit_price": 1980,
+         "currency": "JPY", "region": "JP-13", "country": "JP", "channel": "app"},
+        {"type": "order", "id": "o2", "ts": 1794326400100, "order_id": "B", "user_id": "u2",
+         "merchant_id": "m1", "item_id": "i1", "sku_id": "s1", "category": "toys",
+         "quantity": 1, "unit_price": 49.99,
+         "currency": "USD", "region": "US-CA", "country": "US", "channel": "app"},
+        {"type": "refund", "id": "r1", "ts": 1794326401000, "refund_id": "R", "order_id": "A",
+         "user_id": "u1", "merchant_id": "m1", "amount": 333, "currency": "JPY",
+         "reason": "changed_mind"},
+    ]  # fmt: skip
+    events = tmp_path / "e.ndjson"
+    events.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    _run(events, tmp_path / "d", rates_file)
+    assert list(Store.open(tmp_path / "d").quarantined()) == []
+
+    def export(metric: str, by: str) -> list[str]:
+        args = ["export", "--data", str(tmp_path / "d"), "--metric", metric, "--by", by]
+        out = cli.invoke(app, [*args, "--every", "1m"])
+        assert out.exit_code == 0, out.output
+        return out.stdout.splitlines()
+
+    minute = 1794326400000
+    assert export("gmv_local", "currency")[1:] == [f"{minute},JPY,5940", f"{minute},USD,49.99"]
+    assert export("refund_amount_local", "currency")[1:] == [
+        f"{minute},JPY,333",
+        f"{minute},USD,0.00",
+    ]
+    # the same money in the base currency: 5940 x 0.046582 = 276.69708 -> 276.70
+    assert f"{minute},JPY,276.70" in export("gmv", "currency")
+    mixed = cli.invoke(app, ["export", "--data", str(tmp_path / "d"), "--metric", "gmv_local"])
+    assert mixed.exit_code == 2 and "by must include currency" in " ".join(mixed.output.split())

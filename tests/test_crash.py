@@ -35,7 +35,9 @@ def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _run(events: Path, data: Path, batch_bytes: int = 1 << 20) -> subprocess.Popen[bytes]:
+def _run(
+    events: Path, data: Path, batch_bytes: int = 1 << 20, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -52,12 +54,15 @@ def _run(events: Path, data: Path, batch_bytes: int = 1 << 20) -> subprocess.Pop
         "0.1",
         "--batch-bytes",
         str(batch_bytes),
+        *extra,
     ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _finish(events: Path, data: Path, batch_bytes: int = 1 << 20) -> None:
-    proc = _run(events, data, batch_bytes)
+def _finish(
+    events: Path, data: Path, batch_bytes: int = 1 << 20, extra: tuple[str, ...] = ()
+) -> None:
+    proc = _run(events, data, batch_bytes, extra)
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr.decode()
 
@@ -69,13 +74,18 @@ def _timed_finish(events: Path, data: Path) -> float:
 
 
 def kill_during_runs(
-    events: Path, data: Path, rng: random.Random, after: tuple[float, float], most: int
+    events: Path,
+    data: Path,
+    rng: random.Random,
+    after: tuple[float, float],
+    most: int,
+    extra: tuple[str, ...] = (),
 ) -> int:
     """Start runs and SIGKILL each at a random moment in `after` (seconds) until `most`
     were killed (or runs keep finishing first); returns how many were killed."""
     kills = 0
     for _ in range(3 * most):
-        proc = _run(events, data, batch_bytes=rng.choice((1 << 18, 1 << 20, 3 << 20)))
+        proc = _run(events, data, rng.choice((1 << 18, 1 << 20, 3 << 20)), extra)
         time.sleep(rng.uniform(*after))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
@@ -116,3 +126,37 @@ def test_output_is_the_same_whatever_the_batch_size(events_file: Path, tmp_path:
         _finish(events_file, data, size)
         dumps.append(dump(Store.open(data)))
     assert dumps[0] == dumps[1]
+
+
+def test_alerts_and_refund_decisions_after_kill_9_equal_a_clean_runs(tmp_path: Path) -> None:
+    """The watch and the refund guard checkpoint with the engine, and their output files
+    are cut back to the checkpoint on resume: nothing told twice, nothing missed."""
+    from warroom.sim import SimConfig, simulate
+
+    day = tmp_path / "day"
+    simulate(SimConfig(minutes=2, rate=40, seed=5), day)
+    events = day / "events.ndjson"
+    (tmp_path / "rates.json").write_bytes((day / "rates.json").read_bytes())
+
+    def outputs(name: str) -> tuple[str, ...]:
+        return (
+            "--alerts-out",
+            str(tmp_path / f"{name}.alerts"),
+            "--decisions-out",
+            str(tmp_path / f"{name}.decisions"),
+        )
+
+    started = time.monotonic()
+    _finish(events, tmp_path / "clean", extra=outputs("clean"))
+    took = time.monotonic() - started
+    kills = kill_during_runs(
+        events, tmp_path / "crashed", random.Random(8), (0.2 * took, 0.8 * took), 3,
+        outputs("crashed"),
+    )  # fmt: skip
+    assert kills >= 2
+    _finish(events, tmp_path / "crashed", extra=outputs("crashed"))
+    for kind in ("alerts", "decisions"):
+        clean = (tmp_path / f"clean.{kind}").read_bytes()
+        assert clean.count(b"\n") >= 5, f"the day should produce {kind}"
+        assert (tmp_path / f"crashed.{kind}").read_bytes() == clean, kind
+    assert dump(Store.open(tmp_path / "crashed")) == dump(Store.open(tmp_path / "clean"))

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_engine
-from eventgen import reference, stream
+from eventgen import reference, reference_local, stream
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
+from warroom.engine.cube import GSET_ID, LOCAL_COLS
 
 LATENESS = 2_000
 METRICS = ("gmv", "order_lines", "pay_successes", "pay_amount", "refund_amount", "visits")
@@ -25,6 +26,20 @@ def engine_totals(cells: pl.DataFrame) -> dict[tuple[int, str], dict[str, int]]:
         for r in part.iter_rows(named=True)
         if any(r[m] for m in METRICS)
     }
+
+
+def engine_local(cells: pl.DataFrame) -> dict[tuple[int, str], dict[str, int]]:
+    part = cells.filter(pl.col("gset") == GSET_ID[("currency",)])
+    return {
+        (r["win"], r["k1"]): {m: r[m] for m in LOCAL_COLS}
+        for r in part.iter_rows(named=True)
+        if any(r[m] for m in LOCAL_COLS)
+    }
+
+
+def assert_reference(cells: pl.DataFrame, events: list) -> None:
+    assert engine_totals(cells) == nonzero(reference(events))
+    assert engine_local(cells) == reference_local(events)
 
 
 def nonzero(ref: dict) -> dict:
@@ -49,7 +64,7 @@ def test_any_split_into_batches_gives_the_reference(seed: int, n: int, cuts: lis
     events = stream(random.Random(seed), n)
     lines = [e.line() for e in events]
     _, cells = run_engine(lines, _rates(), cuts, EngineConfig(lateness_ms=LATENESS))
-    assert engine_totals(cells) == nonzero(reference(events))
+    assert_reference(cells, events)
 
 
 @settings(max_examples=25, deadline=None)
@@ -68,7 +83,7 @@ def test_any_shuffle_within_the_lateness_gives_the_reference(
     _, cells = run_engine(
         [e.line() for e in arrival], _rates(), cuts, EngineConfig(lateness_ms=LATENESS)
     )
-    assert engine_totals(cells) == nonzero(reference(events))
+    assert_reference(cells, events)
 
 
 @settings(max_examples=25, deadline=None)
@@ -87,5 +102,5 @@ def test_any_duplication_gives_the_reference(seed: int, n: int, cuts: list[int])
     engine, cells = run_engine(
         [e.line() for e in delivered], _rates(), cuts, EngineConfig(lateness_ms=LATENESS)
     )
-    assert engine_totals(cells) == nonzero(reference(events))
+    assert_reference(cells, events)
     assert engine.counters.duplicates == len(delivered) - len(events)

@@ -16,11 +16,15 @@ batches = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(batches=batches, keep=st.sampled_from(["first", "last"]))
+@given(
+    batches=batches,
+    keep=st.sampled_from(["first", "last"]),
+    max_run=st.sampled_from([1, 4, 16, 1 << 21]),  # runs that stop growing, or never do
+)
 def test_lookup_matches_a_dict_of_first_or_last_insertions(
-    batches: list[list[int]], keep: str
+    batches: list[list[int]], keep: str, max_run: int
 ) -> None:
-    index = SortedRuns(expire_col="ts", keep=keep)
+    index = SortedRuns(expire_col="ts", keep=keep, max_run=max_run)
     reference: dict[int, int] = {}
     seq = 0
     for batch in batches:

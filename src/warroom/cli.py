@@ -205,9 +205,10 @@ def export(
         _fail(WarroomError(f"--data: {data} holds no warroom state (run `warroom run` first)"))
     store = Store.open(data)
     stored_rates = store.get_meta("rates")
-    digits = RatesTable.parse(stored_rates).base_digits if stored_rates else 2
+    table = RatesTable.parse(stored_rates) if stored_rates else RatesTable.load(None)
     try:
-        frame = run_query(store, SeriesQuery(metric=metric, by=dims, every=every), digits)
+        query = SeriesQuery(metric=metric, by=dims, every=every)
+        frame = run_query(store, query, table.base_digits, table.minor_digits)
     except WarroomError as exc:
         _fail(exc)
         return

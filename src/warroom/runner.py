@@ -23,8 +23,10 @@ import psutil
 from warroom.contract.decode import DecodedBatch, Decoder
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
+from warroom.engine.cube import GSETS, METRIC_COLS
 from warroom.engine.engine import SECOND, Counters, Engine, StepResult
 from warroom.errors import StateError
+from warroom.participants import Participant
 from warroom.sources import files
 from warroom.store.db import Commit, Store
 
@@ -63,6 +65,7 @@ class Runner:
         self.engine = Engine(opts.config)
         self.source = files.fingerprint(opts.events)
         self.on_step = on_step
+        self.participants: dict[str, Participant] = {}
         self._pending = self._empty_commit()
         self._check_settings()
         cp = self.store.load_checkpoint()
@@ -73,10 +76,22 @@ class Runner:
                     f"{opts.data_dir} holds a run of another input ({cp.source}); "
                     "use a new --data directory"
                 )
-            self.engine.restore(cp.state, self.store.load_runs())
+            self.engine.restore(cp.state, self.store.load_runs(), self.store.load_parts())
             self.offset, self.line = cp.offset, cp.line
         elif opts.catalog is not None:
             self.engine.set_catalog(load_catalog_categories(opts.catalog))
+        self.resumed = cp is not None
+
+    def join(self, name: str, participant: Participant) -> bool:
+        """Checkpoint `participant` with the engine from now on; on a resumed run, give
+        it back its state from the last checkpoint. True when it was restored."""
+        self.participants[name] = participant
+        state = self.store.load_participant(name) if self.resumed else None
+        if state is None:
+            participant.start_fresh()
+            return False
+        participant.restore_state(state)
+        return True
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started, resumed = time.perf_counter(), self.line
@@ -122,10 +137,14 @@ class Runner:
         p = self._pending
         p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
         p.state = self.engine.state_blob()
+        p.participants = {n: part.checkpoint_state() for n, part in self.participants.items()}
         p.new_runs = [
             r for idx in (self.engine.seen, self.engine.orders) for r in idx.runs if not r.persisted
         ]
         p.dropped_runs = self.engine.seen.dropped + self.engine.orders.dropped
+        rollups = self.engine.rollups.values()
+        p.new_parts = [part for r in rollups for part in r.parts if not part.persisted]
+        p.dropped_parts = [i for r in rollups for i in r.dropped]
         p.cells = {
             period: [self.engine.label(pl.concat(frames))]
             for period, frames in p.cells.items()
@@ -133,6 +152,8 @@ class Runner:
         }
         self.store.commit(p)
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
+        for r in rollups:
+            r.dropped = []
         self._pending = self._empty_commit()
         horizon = self.engine.max_ts - self.opts.config.retention_1s_ms
         if horizon > 0:
@@ -220,6 +241,16 @@ class Runner:
             raise StateError(
                 f"{self.opts.data_dir} was built with engine settings {stored}; "
                 "resume with the same settings or use a new --data directory"
+            )
+        # Stored cells are read by grouping-set id and column: another layout misreads them.
+        layout = json.dumps({"gsets": GSETS, "metrics": METRIC_COLS})
+        stored = self.store.get_meta("cube_layout")
+        if stored is None:
+            self.store.set_meta({"cube_layout": layout})
+        elif stored != layout:
+            raise StateError(
+                f"{self.opts.data_dir} was written by a warroom with another cube layout; "
+                "use a new --data directory"
             )
 
     @staticmethod

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import IO, Any, Literal
+from typing import Any, Literal
+
+from warroom.participants import TextSink
 
 State = Literal["firing", "resolved"]
 Direction = Literal["drop", "spike", "change"]
@@ -65,7 +67,7 @@ def scope_text(scope: dict[str, str]) -> str:
 class AlertLog:
     """`--alerts-out`: one JSON object per line, in event-time order, flushed per write."""
 
-    def __init__(self, fh: IO[str]) -> None:
+    def __init__(self, fh: TextSink) -> None:
         self.fh = fh
 
     def __call__(self, alert: Alert) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from warroom.api.alerts_port import AlertFeed
 from warroom.api.pipeline import Pipeline
 from warroom.api.ratelimit import RateLimiter
+from warroom.api.services.kpi import exact_rate
 from warroom.api.settings import ServeSettings
 from warroom.api.stream import Broadcaster
 from warroom.api.telemetry import Telemetry
@@ -51,12 +52,13 @@ class AppContext:
         self._load_settings()
         rates = self.runner.rates
         self.base = rates.base
-        # base units per unit of each currency, for the wall's "GMV in USD" view
+        # base units per unit of each currency: the wall converts its other panels by it
+        # (a view); `text` is the exact rate as recorded with the run
         self.display_rates = {
-            code: {"rate": r.num / 10**r.scale, "digits": r.digits}
+            code: {"rate": r.num / 10**r.scale, "text": exact_rate(r), "digits": r.digits}
             for code, r in sorted(rates.rates.items())
         }
-        self.wall = LiveWall(rates.base_digits)
+        self.wall = LiveWall(rates.base_digits, minor_digits=rates.minor_digits)
         self.wall.load(self.store)
         self.pipeline = Pipeline(self.runner, settings.checkpoint_seconds)
         self.tokens = TokenStore(self.store.engine)

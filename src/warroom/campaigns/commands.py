@@ -86,7 +86,7 @@ def progress(
 ) -> None:
     """Print each campaign's progress (NDJSON), or its behind-plan alert records."""
     from warroom.campaigns.progress import evaluate
-    from warroom.campaigns.service import BehindPlanWatch, CampaignBook, paused_states
+    from warroom.campaigns.service import BehindPlanWatch, CampaignBook, paused_states, stored_rates
 
     try:
         store = _store(data)
@@ -94,7 +94,15 @@ def progress(
         f = _file(file, day_minutes) if file else book.file
         from warroom.campaigns.model import Clock
 
-        got = evaluate(store, f.campaigns, Clock(f.compress), states=paused_states(store.engine))
+        rates = stored_rates(store)
+        got = evaluate(
+            store,
+            f.campaigns,
+            Clock(f.compress),
+            states=paused_states(store.engine),
+            digits=rates.base_digits,
+            minor_digits=rates.minor_digits,
+        )
     except WarroomError as exc:
         _fail(exc)
         return
@@ -111,11 +119,15 @@ def review(
     ] = None,
     day_minutes: DayMinutes = None,
     alerts: Annotated[
-        Path | None, typer.Option("--alerts", help="Alert records (NDJSON) for the incidents.")
+        Path | None,
+        typer.Option(
+            "--alerts", help="Alert records (NDJSON), listed beside the store's incidents."
+        ),
     ] = None,
     pdf: Annotated[Path | None, typer.Option("--pdf", help="Also print it to PDF.")] = None,
 ) -> None:
-    """After the day: per campaign target against actual, hours won and lost, incidents."""
+    """After the day: per campaign target against actual, hours won and lost, money per
+    currency, incidents and their timelines (from the store), the rates used."""
     from warroom.campaigns.review import read_alerts, render, to_pdf
     from warroom.campaigns.service import CampaignBook
 

@@ -3,11 +3,14 @@
 Each campaign's scope is answered by one materialised grouping set (series.query's
 `grouping_set`): `campaign`, `category`, `region`, `merchant`, or the pairs
 campaign×category, campaign×region, region×category. Cells are read once per
-evaluation for every campaign.
+evaluation for every campaign. Beside the totals: GMV by region (where a grouping set
+holds the scope and the region) and by currency in each currency's own units (the
+campaign×currency grouping set, so only for scopes naming a campaign).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -17,7 +20,7 @@ import polars as pl
 
 from warroom.campaigns.model import Campaign, Clock, planned_share
 from warroom.series.metrics import format_money
-from warroom.series.query import grouping_set
+from warroom.series.query import QueryError, grouping_set
 from warroom.store.db import Store
 
 SECOND, MINUTE, HOUR = 1_000, 60_000, 3_600_000
@@ -28,6 +31,16 @@ SUMMED = ("gmv", "orders", "buyers", "visits", "refunds", "refund_amount", "sku_
 BUCKETS = (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600)  # seconds, for charts
 # the figure judged against the plan: the first target a campaign sets, in this order
 PRIMARY = ("gmv", "orders", "buyers")
+# per currency: base sums beside the sums in the currency's own minor units
+CURRENCY_SUMS = (
+    "gmv",
+    "gmv_local",
+    "pay_amount",
+    "pay_amount_local",
+    "refund_amount",
+    "refund_amount_local",
+    "orders",
+)
 
 
 @dataclass
@@ -43,6 +56,11 @@ class Progress:
     hours: list[dict[str, Any]] = field(default_factory=list)
     state: str = "active"  # from the command layer's campaign table
     digits: int = 2
+    minor_digits: dict[str, int] = field(default_factory=dict)  # currency -> its digits
+    # CURRENCY_SUMS per currency (None: no grouping set holds this scope's campaign)
+    currencies: list[dict[str, Any]] | None = None
+    currency_cover: str = "scope"  # "campaign": all the campaign's orders, not its filters
+    regions: list[dict[str, Any]] | None = None  # gmv and orders per region
 
     # -- derived ----------------------------------------------------------------
     @property
@@ -131,11 +149,57 @@ class Progress:
             "refunds": self.actual.get("refunds", 0),
             "refund_amount": format_money(self.actual.get("refund_amount", 0), self.digits),
             "targets": targets,
+            "by_currency": self.currencies_json(),
+            "by_region": self.regions_json(),
         }
         if with_series:
             out["series"] = self.series_json()
             out["hours"] = self.hours
         return out
+
+    def currencies_json(self) -> dict[str, Any] | None:
+        """GMV, payments and refunds per currency: exact strings in the currency's own
+        units beside the base equivalent and its share of them all."""
+        if self.currencies is None:
+            return None
+        total = sum(r["gmv"] for r in self.currencies)
+        rows = []
+        for r in self.currencies:
+            d = self.minor_digits.get(r["currency"], 2)
+            rows.append(
+                {
+                    "currency": r["currency"],
+                    "digits": d,
+                    "gmv": format_money(r["gmv_local"], d),
+                    "gmv_base": format_money(r["gmv"], self.digits),
+                    "share": round(r["gmv"] / total, 6) if total else None,
+                    "payments": format_money(r["pay_amount_local"], d),
+                    "payments_base": format_money(r["pay_amount"], self.digits),
+                    "refunds": format_money(r["refund_amount_local"], d),
+                    "refunds_base": format_money(r["refund_amount"], self.digits),
+                    "orders": r["orders"],
+                }
+            )
+        c = self.campaign
+        note = (
+            "the campaign's scope"
+            if self.currency_cover == "scope"
+            else f"every order of campaign {c.scope.campaign} in the window: no grouping set "
+            "keeps its category or region filter with the currency"
+        )
+        return {"covers": self.currency_cover, "note": note, "rows": rows}
+
+    def regions_json(self) -> list[dict[str, Any]] | None:
+        if self.regions is None:
+            return None
+        return [
+            {
+                "region": r["region"],
+                "gmv": format_money(r["gmv"], self.digits),
+                "orders": r["orders"],
+            }
+            for r in self.regions
+        ]
 
     def series_json(self) -> list[dict[str, Any]]:
         """Cumulative actual and planned primary figure at the end of each bucket."""
@@ -163,6 +227,7 @@ def evaluate(
     digits: int = 2,
     states: dict[str, str] | None = None,
     period: int | None = None,
+    minor_digits: Mapping[str, int] | None = None,
 ) -> list[Progress]:
     """Progress of every campaign at event time `now` (default: the store's latest second)."""
     clock = clock or Clock()
@@ -183,8 +248,11 @@ def evaluate(
     for c in campaigns:
         start, end = spans[c.id]
         p = Progress(c, start, end, now, plan=clock.plan(c), digits=digits)
+        p.minor_digits = dict(minor_digits or {})
         p.state = states.get(c.id, "active")
         rows = _scoped(cells, c, start, min(end, now))
+        p.currencies, p.currency_cover = _by_currency(cells, c, start, min(end, now))
+        p.regions = _by_region(cells, c, start, min(end, now))
         p.actual = {k: int(rows[k].sum()) if rows.height else 0 for k in SUMMED}
         p.bucket_ms = _bucket(end - start, period)
         if rows.height:
@@ -215,6 +283,53 @@ def _scoped(cells: pl.DataFrame, c: Campaign, start: int, stop: int) -> pl.DataF
     for key, dim in zip(("k1", "k2"), stored, strict=False):
         rows = rows.filter(pl.col(key).is_in(dims[dim]))
     return rows.select("win", *SUMMED)
+
+
+def _breakdown(
+    cells: pl.DataFrame,
+    scope: dict[str, list[str] | None],
+    by: str,
+    start: int,
+    stop: int,
+    sums: tuple[str, ...],
+) -> list[dict[str, Any]] | None:
+    """`sums` per value of `by` within `scope` (dimension -> accepted values, None: any),
+    from the one grouping set holding them all; None when no such set is kept."""
+    try:
+        gid, stored = grouping_set(tuple(scope))
+    except QueryError:
+        return None
+    if cells.height == 0:
+        return []
+    rows = cells.filter((pl.col("gset") == gid) & (pl.col("win") >= start) & (pl.col("win") < stop))
+    for key, dim in zip(("k1", "k2"), stored, strict=False):
+        values = scope[dim]
+        if values is not None:
+            rows = rows.filter(pl.col(key).is_in(values))
+    key = ("k1", "k2")[stored.index(by)]
+    out = rows.group_by(pl.col(key).alias(by)).agg(pl.col(c).sum() for c in sums)
+    out = out.filter(pl.col(by) != "unknown").sort(["gmv", by], descending=[True, False])
+    return list(out.iter_rows(named=True))
+
+
+def _by_currency(
+    cells: pl.DataFrame, c: Campaign, start: int, stop: int
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """Per currency for the scope itself when a grouping set holds it with the currency
+    (a campaign alone); else for the whole campaign named by the scope, said as such."""
+    scope: dict[str, list[str] | None] = {**c.scope.dims(), "currency": None}
+    got = _breakdown(cells, scope, "currency", start, stop, CURRENCY_SUMS)
+    if got is not None or not c.scope.campaign:
+        return got, "scope"
+    whole: dict[str, list[str] | None] = {"campaign": [c.scope.campaign], "currency": None}
+    return _breakdown(cells, whole, "currency", start, stop, CURRENCY_SUMS), "campaign"
+
+
+def _by_region(
+    cells: pl.DataFrame, c: Campaign, start: int, stop: int
+) -> list[dict[str, Any]] | None:
+    scope: dict[str, list[str] | None] = {"region": None, **c.scope.dims()}
+    return _breakdown(cells, scope, "region", start, stop, ("gmv", "orders"))
 
 
 def _bucket(span_ms: int, period: int) -> int:

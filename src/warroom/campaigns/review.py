@@ -1,4 +1,10 @@
-"""`warroom review`: the after-action report, one self-contained HTML page (inline SVG)."""
+"""`warroom review`: the after-action report, one self-contained HTML page (inline SVG).
+
+Money is shown in the base currency and, per currency, in each currency's own units
+(exact, from the cube's currency grouping sets); the rates table recorded with the run
+is printed as read, so any base figure can be re-derived. Incidents and their timelines
+come from the command layer's tables in the same store; an alerts file is an extra.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,20 @@ import html
 import json
 import subprocess
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import sqlalchemy as sa
+
 from warroom.browser import CHROMIUM, HEADLESS_ARGS
 from warroom.campaigns.model import CampaignFile, Clock
-from warroom.campaigns.progress import Progress, evaluate, latest
-from warroom.campaigns.service import paused_states
+from warroom.campaigns.progress import CURRENCY_SUMS, Progress, evaluate, latest
+from warroom.campaigns.service import paused_states, stored_rates
+from warroom.contract.rates import RatesTable
+from warroom.engine.cube import GSET_ID
+from warroom.engine.engine import MINUTE
 from warroom.errors import WarroomError
 from warroom.series.metrics import format_money
 from warroom.store.db import Store
@@ -99,14 +112,14 @@ def _decisive(hours: list[dict[str, Any]], n: int = 3) -> list[dict[str, Any]]:
     return [hours[i] for i in keep]
 
 
-def summary(p: Progress) -> str:
+def summary(p: Progress, base: str = "CNY") -> str:
     c = p.campaign
     m = p.primary
     target = p.target(m) or 0.0
     actual = p.value(m) or 0.0
     ratio = actual / target if target else 0.0
     verdict = "beat" if ratio >= 1 else ("nearly made" if ratio >= 0.9 else "missed")
-    unit = " CNY" if m == "gmv" else ""
+    unit = f" {base}" if m == "gmv" else ""
     won = [x for x in p.hours if x["won"]]
     lost = [x for x in p.hours if not x["won"]]
     parts = [
@@ -128,7 +141,43 @@ def summary(p: Progress) -> str:
     return " ".join(parts)
 
 
-def _card(p: Progress) -> str:
+def _group(text: str) -> str:
+    """Thousands separators on an exact decimal string (never through a float)."""
+    whole, dot, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-')):,}{dot}{frac}"
+
+
+def _currency_table(rows: list[dict[str, Any]], base: str) -> str:
+    """Each currency in its own units (exact) beside the base equivalent and its share."""
+    body = "".join(
+        f"<tr><td>{E(r['currency'])}</td><td>{_group(r['gmv'])}</td>"
+        f"<td>{_group(r['gmv_base'])}</td><td>{_pct(r['share'])}</td>"
+        f"<td>{_group(r['payments'])}</td><td>{_group(r['refunds'])}</td></tr>"
+        for r in rows
+    )
+    return (
+        f'<table class="currencies"><tr><th>currency</th><th>GMV (own units)</th>'
+        f"<th>GMV ({E(base)})</th><th>share</th><th>paid (own units)</th>"
+        f"<th>refunds (own units)</th></tr>{body}</table>"
+    )
+
+
+def _money_views(p: Progress, base: str) -> str:
+    """A campaign's GMV by currency (and, when it crosses borders, by region)."""
+    out = []
+    cur = p.currencies_json()
+    if cur is not None and cur["rows"]:
+        out.append(f"<h3>GMV by currency ({E(cur['note'])})</h3>")
+        out.append(_currency_table(cur["rows"], base))
+    regions = p.regions_json()
+    if p.campaign.overseas and regions:
+        cells = " · ".join(f"{E(r['region'])} {_group(r['gmv'])}" for r in regions[:12])
+        out.append(f'<p class="muted">GMV by region ({E(base)}): {cells}</p>')
+    return "".join(out)
+
+
+def _card(p: Progress, base: str = "CNY") -> str:
     c = p.campaign
     rows = []
     for m, row in p.to_json()["targets"].items():
@@ -163,7 +212,7 @@ def _card(p: Progress) -> str:
   <h2>{E(c.name)} <small>{E(c.id)}</small> {badges}</h2>
   <p class="meta">Commander <b>{E(c.commander)}</b> · {E(c.window.start.isoformat())} →
    {E(c.window.end.isoformat())} ({E(c.window.timezone)}) · scope {E(scope)}</p>
-  <p class="summary">{E(summary(p))}</p>
+  <p class="summary">{E(summary(p, base))}</p>
   <div class="grid">
     <div><h3>{E(p.primary)}: actual (blue) vs plan (dashed)</h3>{_svg_cumulative(p)}
       <h3>Hours won and lost</h3>{_svg_hours(p)}</div>
@@ -171,8 +220,10 @@ def _card(p: Progress) -> str:
       </table>
       <table><tr><th>hour</th><th>actual</th><th>planned</th><th></th></tr>{hours}</table>
       <p class="muted">Refunds {p.actual.get("refunds", 0):,} ·
-       refund amount {format_money(p.actual.get("refund_amount", 0), p.digits)}</p></div>
+       refund amount {format_money(p.actual.get("refund_amount", 0), p.digits)} {E(base)}</p>
+    </div>
   </div>
+  {_money_views(p, base)}
 </section>"""
 
 
@@ -194,6 +245,12 @@ rect.won{fill:#2e9e57} rect.lost{fill:#d0493b}
 .badge{font-size:11px;padding:2px 6px;border-radius:4px;margin-left:6px;vertical-align:middle}
 .badge.paused{background:#f5b041;color:#000} .badge.overseas{background:#d6eaf8;color:#1a4f7a}
 .overview td:nth-child(n+2){text-align:right}
+.incident{border-left:3px solid #c0392b;padding:2px 0 2px 12px;margin:10px 0;break-inside:avoid}
+.incident.resolved{border-left-color:#2e9e57} .incident h3{font-size:15px;color:#122;margin:0}
+.overview.timeline td,.overview.timeline th{text-align:left}
+.timeline td:first-child{white-space:nowrap}
+pre.rates{background:#f3f7fb;padding:8px 10px;border-radius:6px;white-space:pre-wrap;
+ font-size:12px}
 """
 
 
@@ -203,11 +260,8 @@ def render(
     alerts: list[dict[str, Any]] | None = None,
     now: int | None = None,
 ) -> str:
-    stored_rates = store.get_meta("rates")
-    rates = json.loads(stored_rates) if stored_rates else None
-    from warroom.contract.rates import RatesTable
-
-    digits = RatesTable.parse(stored_rates).base_digits if stored_rates else 2
+    rates = stored_rates(store)
+    base, digits = rates.base, rates.base_digits
     end = now if now is not None else latest(store)
     progress = evaluate(
         store,
@@ -216,8 +270,9 @@ def render(
         now=end,
         digits=digits,
         states=paused_states(store.engine),
+        minor_digits=rates.minor_digits,
     )
-    market = evaluate_market(store)
+    market = evaluate_market(store, digits)
     overview = "".join(
         f"<tr><td><a href='#{E(p.campaign.id)}'>{E(p.campaign.name)}</a></td>"
         f"<td>{E(p.campaign.commander)}</td><td>{E(p.primary)}</td>"
@@ -225,17 +280,12 @@ def render(
         f"<td>{sum(x['won'] for x in p.hours)}/{len(p.hours)}</td><td>{E(p.state)}</td></tr>"
         for p in progress
     )
-    incidents = _incidents(alerts or [])
+    incidents = _incidents(store_incidents(store.engine))
+    if alerts:
+        incidents += f"<h3>Alerts (from --alerts)</h3>{_alerts(alerts)}"
     stamp = datetime.fromtimestamp(end / 1000, UTC).isoformat() if end else "–"
-    base = rates.get("base", "CNY") if isinstance(rates, dict) else "CNY"
-    rate_rows = (
-        "".join(
-            f"<tr><td>{E(k)}</td><td>{E(str(v))}</td></tr>"
-            for k, v in sorted(rates.get("rates", {}).items())
-        )
-        if isinstance(rates, dict)
-        else ""
-    )
+    currencies = market_currencies(store, rates)
+    by_currency = f"<h3>By currency</h3>{_currency_table(currencies, base)}" if currencies else ""
     made = sum(1 for p in progress if (p.value(p.primary) or 0) >= (p.target(p.primary) or 0))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>warroom review</title>
@@ -245,26 +295,77 @@ def render(
  {made} of {len(progress)} campaigns made their main target.</p>
 <h2>Market</h2>
 <table class="overview"><tr><th>GMV ({E(base)})</th><th>orders</th><th>refunds</th>
- <th>refund amount</th><th>catalog changes (SKU)</th></tr>
- <tr><td>{market["gmv"]}</td><td>{market["orders"]:,}</td><td>{market["refunds"]:,}</td>
- <td>{market["refund_amount"]}</td><td>{market["sku_changes"]:,}</td></tr></table>
+ <th>refund amount ({E(base)})</th><th>catalog changes (SKU)</th></tr>
+ <tr><td>{_group(market["gmv"])}</td><td>{market["orders"]:,}</td><td>{market["refunds"]:,}</td>
+ <td>{_group(market["refund_amount"])}</td><td>{market["sku_changes"]:,}</td></tr></table>
+{by_currency}
 <h2>Campaigns</h2>
 <table class="overview"><tr><th>campaign</th><th>commander</th><th>judged on</th>
  <th>of target</th><th>hours won</th><th>state</th></tr>{overview}</table>
 <h2>Incidents</h2>{incidents}
-{"".join(_card(p) for p in progress)}
-<h2>Rates used</h2><table class="overview"><tr><th>currency</th><th>{E(base)} per unit</th></tr>
-{rate_rows}</table>
+{"".join(_card(p, base) for p in progress)}
+{_rates_section(rates)}
 </body></html>
 """
 
 
-def evaluate_market(store: Store) -> dict[str, Any]:
+def _exact_rate(num: int, scale: int) -> str:
+    return format(Decimal(num).scaleb(-scale), "f")
+
+
+def _rates_section(rates: RatesTable) -> str:
+    """The rates table recorded with the run, exactly as read, and the one rule that
+    turned each record into the base currency: any base figure can be re-derived."""
+    rows = "".join(
+        f"<tr><td>{E(code)}</td><td>{_exact_rate(r.num, r.scale)}</td><td>{r.digits}</td></tr>"
+        for code, r in sorted(rates.rates.items())
+    )
+    return f"""<section class="rates" id="rates">
+<h2>Rates used</h2>
+<p class="meta">Recorded with the run (the store's <code>rates</code>). Each record was
+ converted once: base minor units = round half to even of (amount in minor units × rate ×
+ 10<sup>{rates.base_digits}</sup> / 10<sup>digits</sup>); every {E(rates.base)} figure above
+ is a sum of those.</p>
+<table class="overview"><tr><th>currency</th><th>{E(rates.base)} per unit</th>
+ <th>minor digits</th></tr>{rows}</table>
+<h3>The table as recorded</h3><pre class="rates">{E(rates.source_text)}</pre>
+</section>"""
+
+
+def market_currencies(store: Store, rates: RatesTable) -> list[dict[str, Any]]:
+    """The day's money per currency from the closed minutes (as the market figures are)."""
+    cells = store.cells(MINUTE)
+    if cells.height == 0:
+        return []
+    sums = (
+        cells.filter((pl.col("gset") == GSET_ID[("currency",)]) & (pl.col("k1") != "unknown"))
+        .group_by("k1")
+        .agg(pl.col(c).sum() for c in CURRENCY_SUMS)
+        .sort(["gmv", "k1"], descending=[True, False])
+    )
+    total = int(sums["gmv"].sum()) if sums.height else 0
+    out = []
+    for r in sums.iter_rows(named=True):
+        d = rates.minor_digits.get(r["k1"], 2)
+        out.append(
+            {
+                "currency": r["k1"],
+                "gmv": format_money(r["gmv_local"], d),
+                "gmv_base": format_money(r["gmv"], rates.base_digits),
+                "share": r["gmv"] / total if total else None,
+                "payments": format_money(r["pay_amount_local"], d),
+                "refunds": format_money(r["refund_amount_local"], d),
+            }
+        )
+    return out
+
+
+def evaluate_market(store: Store, digits: int = 2) -> dict[str, Any]:
     from warroom.series.query import SeriesQuery, run_query
 
     out: dict[str, Any] = {}
     for metric in ("gmv", "orders", "refunds", "refund_amount", "sku_changes"):
-        frame = run_query(store, SeriesQuery(metric=metric, every="1m"))
+        frame = run_query(store, SeriesQuery(metric=metric, every="1m"), digits)
         if metric in ("gmv", "refund_amount"):
             from decimal import Decimal
 
@@ -274,10 +375,63 @@ def evaluate_market(store: Store) -> dict[str, Any]:
     return out
 
 
-def _incidents(alerts: list[dict[str, Any]]) -> str:
+def store_incidents(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Incidents from the command layer's tables, each with its roles and timeline."""
+    if not sa.inspect(engine).has_table("cmd_incidents"):
+        return []
+    from warroom.command.tables import incident_roles_t, incidents_t, timeline_t
+
+    with engine.connect() as c:
+        rows = c.execute(
+            sa.select(incidents_t).order_by(incidents_t.c.created_ms, incidents_t.c.id)
+        )
+        found = {r.id: {**r._mapping, "roles": {}, "timeline": []} for r in rows}
+        for r in c.execute(sa.select(incident_roles_t)):
+            if r.incident_id in found:
+                found[r.incident_id]["roles"][r.role] = r.person
+        for r in c.execute(sa.select(timeline_t).order_by(timeline_t.c.seq)):
+            if r.incident_id in found:
+                found[r.incident_id]["timeline"].append(dict(r._mapping))
+    return list(found.values())
+
+
+def _hms(ms: int | None) -> str:
+    return "open" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S")
+
+
+def _incidents(incidents: list[dict[str, Any]], keep: int = 40) -> str:
+    """One block per incident: who, when, how long, and its timeline (first `keep` entries)."""
+    if not incidents:
+        return '<p class="muted">No incidents were declared.</p>'
+    out = []
+    for inc in incidents:
+        roles = ", ".join(f"{E(k)} {E(v)}" for k, v in sorted(inc["roles"].items()))
+        took = ""
+        if inc["resolved_ms"] is not None:
+            s = (inc["resolved_ms"] - inc["created_ms"]) // 1000
+            took = f" ({s // 60}m {s % 60:02d}s)"
+        rows = "".join(
+            f"<tr><td>{_hms(e['ts_ms'])}</td><td>{E(e['kind'])}</td><td>{E(e['actor'])}</td>"
+            f"<td>{E(e['text'])}</td></tr>"
+            for e in inc["timeline"][:keep]
+        )
+        more = len(inc["timeline"]) - keep
+        if more > 0:
+            rows += f'<tr><td colspan="4" class="muted">… {more} more entries</td></tr>'
+        out.append(
+            f'<div class="incident {E(inc["status"])}" id="incident-{inc["id"]}">'
+            f"<h3>#{inc['id']} {E(inc['title'])} <small>{E(inc['severity'])} · "
+            f"{E(inc['status'])}</small></h3>"
+            f'<p class="meta">declared {_hms(inc["created_ms"])} UTC from {E(inc["source"])} · '
+            f"resolved {_hms(inc['resolved_ms'])}{took} · {roles}</p>"
+            '<table class="overview timeline"><tr><th>time (UTC)</th><th>kind</th>'
+            f"<th>who</th><th>what</th></tr>{rows}</table></div>"
+        )
+    return "".join(out)
+
+
+def _alerts(alerts: list[dict[str, Any]]) -> str:
     """Alert records (OUTPUTS.md) paired firing → resolved: one timeline row per alert."""
-    if not alerts:
-        return '<p class="muted">No alerts were given (pass --alerts FILE).</p>'
     spans: dict[str, dict[str, Any]] = {}
     for a in alerts:
         s = spans.setdefault(a["id"], {"alert": a, "from": a["ts"], "to": None})
@@ -286,11 +440,10 @@ def _incidents(alerts: list[dict[str, Any]]) -> str:
     rows = []
     for s in sorted(spans.values(), key=lambda s: s["from"]):
         a = s["alert"]
-        t0 = datetime.fromtimestamp(s["from"] / 1000, UTC).strftime("%H:%M:%S")
-        t1 = datetime.fromtimestamp(s["to"] / 1000, UTC).strftime("%H:%M:%S") if s["to"] else "open"
         scope = ", ".join(f"{k}={v}" for k, v in a.get("scope", {}).items()) or "market"
         rows.append(
-            f"<tr><td>{t0}</td><td>{t1}</td><td>{E(a.get('source', ''))}</td>"
+            f"<tr><td>{_hms(s['from'])}</td><td>{_hms(s['to'])}</td>"
+            f"<td>{E(a.get('source', ''))}</td>"
             f"<td>{E(scope)}</td><td>{E(a.get('summary') or a.get('metric', ''))}</td></tr>"
         )
     return (

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from warroom.alerts.model import Alert
 from warroom.campaigns.model import Campaign, CampaignFile, Clock, Compression, load_file
 from warroom.campaigns.progress import Progress, evaluate
+from warroom.contract.rates import RatesTable
 from warroom.store.db import Store
 
 META_KEY = "campaigns"
@@ -30,12 +31,21 @@ def paused_states(engine: sa.Engine) -> dict[str, str]:
     return campaign_states(engine)
 
 
+def stored_rates(store: Store) -> RatesTable:
+    """The rates table recorded with the run (the default table if none was)."""
+    text = store.get_meta("rates")
+    return RatesTable.parse(text, "stored rates") if text else RatesTable.load(None)
+
+
 class CampaignBook:
     """Definitions from a file or the API, persisted in the store's meta table."""
 
-    def __init__(self, store: Store, digits: int = 2) -> None:
+    def __init__(
+        self, store: Store, digits: int = 2, minor_digits: Mapping[str, int] | None = None
+    ) -> None:
         self.store = store
         self.digits = digits
+        self.minor_digits = dict(minor_digits or {})  # currency -> its minor digits
         self._lock = threading.Lock()
         self._cache: tuple[float, list[Progress]] | None = None
         self.cards: list[dict[str, Any]] = []  # the wall's, refreshed off the event loop
@@ -96,6 +106,7 @@ class CampaignBook:
             now=now,
             digits=self.digits,
             states=paused_states(self.store.engine),
+            minor_digits=self.minor_digits,
         )
         self._cache = (time.monotonic(), out)
         return out
@@ -155,7 +166,7 @@ def wall_cards(ctx: Any, max_age: float = 5.0) -> list[dict[str, Any]]:
     computed on a worker thread at most every max_age s and the last ones are served."""
     found = getattr(ctx, "campaigns", None)
     if found is None:
-        found = ctx.campaigns = CampaignBook(ctx.store, ctx.wall.digits)
+        found = ctx.campaigns = CampaignBook(ctx.store, ctx.wall.digits, ctx.wall.minor_digits)
     book: CampaignBook = found
     if not book.file.campaigns:
         return []
@@ -195,4 +206,15 @@ def card(p: Progress) -> dict[str, Any]:
         "actual": main.get("actual"),
         "target": main.get("target"),
         "regions": j["scope"].get("regions", []),
+        **(_abroad(j) if p.campaign.overseas else {}),
+    }
+
+
+def _abroad(j: dict[str, Any], n: int = 4) -> dict[str, Any]:
+    """A cross-border card also lists where its GMV came from and in which currencies
+    (each in its own units, exact); the full lists are in the API."""
+    cur = j["by_currency"]
+    return {
+        "by_region": (j["by_region"] or [])[:n],
+        "by_currency": None if cur is None else {**cur, "rows": cur["rows"][:n]},
     }

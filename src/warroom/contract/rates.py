@@ -45,6 +45,10 @@ class RatesTable:
     def base_digits(self) -> int:
         return self.rates[self.base].digits
 
+    @property
+    def minor_digits(self) -> dict[str, int]:
+        return {code: r.digits for code, r in self.rates.items()}
+
     def digits(self, code: str) -> int | None:
         rate = self.rates.get(code)
         return None if rate is None else rate.digits

@@ -23,7 +23,7 @@ from warroom.detect.planned import PlanMultipliers, PlannedCurve
 from warroom.detect.protocol import ALARM
 from warroom.detect.rootcause import Candidate, comoves, covers, explain_all, related
 from warroom.detect.series_index import SeriesIndex
-from warroom.engine.cube import GSETS
+from warroom.engine.cube import GSETS, VIEW_ONLY
 
 SECOND = 1_000
 Sink = Callable[[Alert], None]
@@ -138,7 +138,8 @@ class Watch:
         the frame but never older than a window already processed."""
         if cells.height == 0:
             return
-        cells = cells.filter(pl.col("k1").is_not_null()).sort("win")
+        watched = pl.col("k1").is_not_null() & ~pl.col("gset").is_in(list(VIEW_ONLY))
+        cells = cells.filter(watched).sort("win")
         idx = self.index.index(cells)
         n = len(self.index)
         for mon in self.monitors.values():
@@ -328,13 +329,16 @@ def _num(v: float) -> float:
 def attach(runner, path) -> Watch:  # type: ignore[no-untyped-def]
     """Watch a `Runner`'s finalised seconds and write alerts to `path` as they happen.
 
-    The file is rewritten from the start: a resumed run replays its cells from the
-    checkpoint, not from the beginning, so its alerts are those from that point on.
+    The watch's state and the file's length checkpoint with the engine: a run resumed
+    after a crash continues both from the checkpoint, so the file ends as a clean
+    run's would.
     """
     from warroom.alerts.model import AlertLog
+    from warroom.participants import CheckpointedFile, Pickled
 
-    fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
-    watch = Watch(AlertLog(fh))
+    out = CheckpointedFile(path)
+    watch = Watch(AlertLog(out))
+    runner.join("watch", Pickled(watch, skip=("sink", "on_second", "config"), out=out))
     previous = runner.on_step
 
     def on_step(step) -> None:  # type: ignore[no-untyped-def]

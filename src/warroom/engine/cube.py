@@ -26,8 +26,12 @@ GSETS: Final[tuple[tuple[str, ...], ...]] = (
     ("region", "category"),
     ("campaign", "category"),
     ("campaign", "region"),
+    ("campaign", "currency"),
 )
 GSET_ID: Final = {g: i for i, g in enumerate(GSETS)}
+# Grouping sets for views only: the watch skips them (a currency moves with its country,
+# so it would compete with the country as the explaining slice).
+VIEW_ONLY: Final = frozenset(i for i, g in enumerate(GSETS) if "currency" in g)
 
 KIND_ORDER, KIND_PAYMENT, KIND_REFUND, KIND_SHIPMENT, KIND_SKU, KIND_VISIT = range(6)
 PAY_OK, PAY_FAILED = 1, 2
@@ -52,6 +56,9 @@ LATENCY_BOUNDS_MS: Final = (
 )
 LAT_COLS: Final = tuple(f"lat_{i}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
 
+# Money in the record's own currency's minor units: only in grouping sets that hold
+# `currency` (elsewhere 0: a sum across currencies means nothing).
+LOCAL_COLS: Final = ("gmv_local", "pay_amount_local", "refund_amount_local")
 ADDITIVE: Final = (
     "gmv",
     "order_lines",
@@ -66,6 +73,7 @@ ADDITIVE: Final = (
     "returns",
     "sku_changes",
     *LAT_COLS,
+    *LOCAL_COLS,
 )
 DISTINCT: Final = ("orders", "buyers")
 METRIC_COLS: Final = (*ADDITIVE[:2], *DISTINCT, *ADDITIVE[2:])
@@ -84,6 +92,7 @@ _PARENT: Final = {
     ("category",): ("category", "channel"),
     ("method",): ("channel", "method"),
     ("campaign",): ("campaign", "category"),
+    ("currency",): ("campaign", "currency"),
     (): ("channel", "method"),
 }
 _SUMS: Final = tuple(pl.col(c).sum() for c in ADDITIVE)
@@ -95,7 +104,7 @@ def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
     Rows are first counted per (kind, status, latency bucket), two aggregates over the
     events; the metric columns are then made from those far fewer rows."""
     keyed = frame.group_by([*FINE_KEYS, "kind", "status", "lat_bucket"]).agg(
-        n=pl.len().cast(pl.Int64), v=pl.col("value_base").sum()
+        n=pl.len().cast(pl.Int64), v=pl.col("value_base").sum(), u=pl.col("value_minor").sum()
     )
     kind, status, value, n = pl.col("kind"), pl.col("status"), pl.col("v"), pl.col("n")
     is_pay = kind == KIND_PAYMENT
@@ -103,8 +112,8 @@ def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
     def count(cond: pl.Expr) -> pl.Expr:
         return pl.when(cond).then(n).otherwise(0).sum()
 
-    def amount(cond: pl.Expr) -> pl.Expr:
-        return pl.when(cond).then(value).otherwise(0).sum()
+    def amount(cond: pl.Expr, of: pl.Expr = value) -> pl.Expr:
+        return pl.when(cond).then(of).otherwise(0).sum()
 
     lat = [count(is_pay & (pl.col("lat_bucket") == i)).alias(c) for i, c in enumerate(LAT_COLS)]
     return keyed.group_by(list(FINE_KEYS)).agg(
@@ -121,6 +130,9 @@ def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
         count((kind == KIND_SHIPMENT) & (status == SHIP_RETURNED)).alias("returns"),
         count(kind == KIND_SKU).alias("sku_changes"),
         *lat,
+        amount(kind == KIND_ORDER, pl.col("u")).alias("gmv_local"),
+        amount(is_pay & (status == PAY_OK), pl.col("u")).alias("pay_amount_local"),
+        amount(kind == KIND_REFUND, pl.col("u")).alias("refund_amount_local"),
     )
 
 
@@ -138,7 +150,10 @@ def aggregate(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     for gset, parent in _PARENT.items():
         additive[gset] = additive[parent].group_by(["win", *gset]).agg(_SUMS)
     stacked = pl.concat(
-        [additive[gset].select(*_cell_keys(gid, gset), *ADDITIVE) for gid, gset in enumerate(GSETS)]
+        [
+            additive[gset].select(*_cell_keys(gid, gset), *_additive(gid))
+            for gid, gset in enumerate(GSETS)
+        ]
     )
     placed = frame.filter(pl.col("kind") == KIND_ORDER)
     keyed = pl.concat(
@@ -156,6 +171,12 @@ def aggregate(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         *KEY_COLS, *[pl.col(c).fill_null(0).cast(pl.Int64) for c in METRIC_COLS]
     )
     return cells, keyed.select(*KEY_COLS, "user_hash")
+
+
+def _additive(gid: int) -> list[pl.Expr]:
+    if gid in VIEW_ONLY:
+        return [pl.col(c) for c in ADDITIVE]
+    return [pl.col(c) if c not in LOCAL_COLS else pl.lit(0, pl.Int64).alias(c) for c in ADDITIVE]
 
 
 def _cell_keys(gid: int, gset: tuple[str, ...]) -> list[pl.Expr]:

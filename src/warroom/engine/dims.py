@@ -7,7 +7,18 @@ from typing import Final
 import numpy as np
 import polars as pl
 
-DIMS: Final = ("region", "country", "channel", "category", "method", "campaign", "merchant")
+# `currency` is the record's own currency (a payment's or refund's, not its order's):
+# the per-currency money views, never watched (it moves with country).
+DIMS: Final = (
+    "region",
+    "country",
+    "channel",
+    "category",
+    "method",
+    "campaign",
+    "merchant",
+    "currency",
+)
 # Dimensions an order carries to its payments, refunds and shipments (Attribution).
 ORDER_DIMS: Final = ("region", "country", "channel", "category", "campaign", "merchant")
 UNKNOWN: Final = "unknown"  # code 0 in every dictionary

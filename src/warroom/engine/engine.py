@@ -26,7 +26,7 @@ from warroom.engine import cube, hll
 from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, KEY_COLS, LATENCY_BOUNDS_MS, METRIC_COLS
 from warroom.engine.dims import DIMS, ORDER_DIMS, Dictionary
-from warroom.engine.rollup import Rollup
+from warroom.engine.rollup import Part, Rollup, continue_part_ids_after
 from warroom.engine.runs import Run, SortedRuns, continue_ids_after
 
 SECOND, MINUTE, HOUR = 1_000, 60_000, 3_600_000
@@ -48,6 +48,7 @@ _PENDING_COLS = (
     "user_hash",
     *DIMS,
     "value_base",
+    "value_minor",
     "status",
     "lat_bucket",
 )
@@ -183,6 +184,7 @@ class Engine:
                 "user_hash": f["user_hash"],
                 **{d: codes[d] for d in DIMS},
                 "value_base": f["value_base"],
+                "value_minor": f["value_minor"],
                 "status": f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8),
                 "lat_bucket": lat_bucket,
             }
@@ -305,7 +307,7 @@ class Engine:
                 "dicts": {d: v.values for d, v in self.dicts.items()},
                 "sku_category": self.sku_category,
                 "pending": self.pending,
-                "rollups": {p: r.state() for p, r in self.rollups.items()},
+                "rollup_parts": {p: r.state() for p, r in self.rollups.items()},
                 "runs": {
                     "seen": [r.run_id for r in self.seen.runs],
                     "orders": [r.run_id for r in self.orders.runs],
@@ -314,7 +316,7 @@ class Engine:
             protocol=5,
         )
 
-    def restore(self, blob: bytes, runs: dict[int, Run]) -> None:
+    def restore(self, blob: bytes, runs: dict[int, Run], parts: dict[int, Part]) -> None:
         st = pickle.loads(blob)
         self.max_ts, self.closed_before = st["max_ts"], st["closed_before"]
         self.counters = st["counters"]
@@ -323,8 +325,9 @@ class Engine:
         self._sku_series = None
         pending = st["pending"]
         self.pending = None if pending is None else pending.select(_PENDING_COLS)
-        for period, (cells, sketch) in st["rollups"].items():
-            self.rollups[period].restore(cells, sketch)
+        for period, part_ids in st["rollup_parts"].items():
+            self.rollups[period].restore(part_ids, parts)
+        continue_part_ids_after(max(parts, default=0))
         continue_ids_after(max([st.get("next_run_id", 0), *runs], default=0))
         self.seen.runs = [runs[i] for i in st["runs"]["seen"]]
         self.orders.runs = [runs[i] for i in st["runs"]["orders"]]

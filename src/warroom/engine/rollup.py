@@ -8,19 +8,63 @@ sparse registers merge by max, so an hour's sketch is its minutes' sketches merg
 
 from __future__ import annotations
 
+import io
+import itertools
+from dataclasses import dataclass, field
+
 import polars as pl
 
 from warroom.engine import hll
 from warroom.engine.cube import KEY_COLS, METRIC_COLS
 
 _KEYS = list(KEY_COLS)
+_part_ids = itertools.count(1)
+
+
+def continue_part_ids_after(highest: int) -> None:
+    """After a restore: new parts must not reuse the ids of persisted ones."""
+    global _part_ids
+    _part_ids = itertools.count(highest + 1)
+
+
+@dataclass
+class Part:
+    """Cells and sketch registers added to an open rollup at one time. Persisted once,
+    as index runs are: a checkpoint writes only the parts it has not written, so its
+    cost does not grow with the open hour (the whole state used to be pickled each
+    time, a spike of three copies of it in memory)."""
+
+    cells: pl.DataFrame
+    sketch: pl.DataFrame
+    part_id: int = field(default_factory=lambda: next(_part_ids))
+    persisted: bool = False
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        for frame in (self.cells, self.sketch):
+            blob = io.BytesIO()
+            frame.write_ipc(blob)
+            data = blob.getbuffer()
+            out.write(len(data).to_bytes(8, "little"))
+            out.write(data)
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, part_id: int, data: bytes) -> Part:
+        view, frames = memoryview(data), []
+        at = 0
+        for _ in range(2):
+            size = int.from_bytes(view[at : at + 8], "little")
+            frames.append(pl.read_ipc(io.BytesIO(view[at + 8 : at + 8 + size])))
+            at += 8 + size
+        return cls(frames[0], frames[1], part_id=part_id, persisted=True)
 
 
 class Rollup:
     def __init__(self, period_ms: int) -> None:
         self.period_ms = period_ms
-        self.cells: list[pl.DataFrame] = []
-        self.sketch: list[pl.DataFrame] = []
+        self.parts: list[Part] = []
+        self.dropped: list[int] = []  # persisted part ids replaced since the last checkpoint
         self.oldest: int | None = None  # start of the oldest open period
 
     def add(self, cells: pl.DataFrame, sketch: pl.DataFrame) -> None:
@@ -28,32 +72,52 @@ class Rollup:
         period = self.period_ms
         first = int(cells["win"].min()) // period * period  # type: ignore[arg-type]
         self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.cells.append(
-            cells.with_columns(pl.col("win") // period * period)
-            .group_by(_KEYS)
-            .agg([pl.col(c).sum() for c in METRIC_COLS])
+        self.parts.append(
+            Part(
+                cells.with_columns(pl.col("win") // period * period)
+                .group_by(_KEYS)
+                .agg([pl.col(c).sum() for c in METRIC_COLS]),
+                sketch.with_columns(pl.col("win") // period * period),
+            )
         )
-        self.sketch.append(sketch.with_columns(pl.col("win") // period * period))
-        if len(self.cells) > 64:
-            self._compact()
+        if len(self.parts) > 64:
+            self._replace(
+                _merged_cells(self.parts), hll.merge([p.sketch for p in self.parts], _KEYS)
+            )
 
     def close(self, closed_before_ms: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
         """Rolled-up cells, and their registers, of every period that ends at or before
         `closed_before_ms`."""
-        if not self.cells or self.oldest is None or self.oldest + self.period_ms > closed_before_ms:
+        if not self.parts or self.oldest is None or self.oldest + self.period_ms > closed_before_ms:
             return None
-        # Only the closing rows are merged; the open ones stay as they are.
-        cells, sketch = pl.concat(self.cells), pl.concat(self.sketch)
-        done = pl.col("win") + self.period_ms <= closed_before_ms
-        ready = cells.filter(done)
-        if ready.height == 0:
+        # Part by part, so that a part wholly closed or wholly open is not copied: the
+        # open hour's sketch is the engine's largest state.
+        last_start = closed_before_ms - self.period_ms
+        done_cells: list[pl.DataFrame] = []
+        done_sketch: list[pl.DataFrame] = []
+        open_parts: list[Part] = []
+        for part in self.parts:
+            first, last = _span(part)
+            if last is not None and last <= last_start:
+                done_cells.append(part.cells)
+                done_sketch.append(part.sketch)
+            elif first is None or first > last_start:
+                open_parts.append(part)
+            else:
+                done = pl.col("win") <= last_start
+                done_cells.append(part.cells.filter(done))
+                done_sketch.append(part.sketch.filter(done))
+                open_parts.append(Part(part.cells.filter(~done), part.sketch.filter(~done)))
+        if not done_cells or not any(c.height for c in done_cells):
             return None
-        self.cells = [cells.filter(~done)]
-        self.sketch = [sketch.filter(~done)]
-        left = self.cells[0]["win"]
-        self.oldest = int(left.min()) if left.len() else None  # type: ignore[arg-type]
-        ready = ready.group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
-        closed_sketch = hll.merge([sketch.filter(done)], _KEYS)
+        kept = {id(p) for p in open_parts}
+        self.dropped.extend(p.part_id for p in self.parts if p.persisted and id(p) not in kept)
+        self.parts = open_parts
+        wins = [int(p.cells["win"].min()) for p in self.parts if p.cells.height]  # type: ignore[arg-type]
+        self.oldest = min(wins) if wins else None
+        ready = pl.concat(done_cells).group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
+        closed_sketch = hll.merge(done_sketch, _KEYS)
+        del done_sketch
         buyers = hll.estimate(closed_sketch, _KEYS)
         out = (
             ready.drop("buyers")
@@ -62,19 +126,29 @@ class Rollup:
         )
         return out.select(*_KEYS, *METRIC_COLS), closed_sketch
 
-    def _compact(self) -> None:
-        if len(self.cells) > 1:
-            merged = pl.concat(self.cells)
-            self.cells = [merged.group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])]
-        if len(self.sketch) > 1:
-            self.sketch = [hll.merge(self.sketch, _KEYS)]
+    def _replace(self, cells: pl.DataFrame, sketch: pl.DataFrame) -> None:
+        """Every part becomes one new part (nothing when it is empty)."""
+        self.dropped.extend(p.part_id for p in self.parts if p.persisted)
+        self.parts = [Part(cells, sketch)] if cells.height or sketch.height else []
 
-    def state(self) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-        self._compact()
-        return (self.cells[0] if self.cells else None, self.sketch[0] if self.sketch else None)
+    def state(self) -> list[int]:
+        return [p.part_id for p in self.parts]
 
-    def restore(self, cells: pl.DataFrame | None, sketch: pl.DataFrame | None) -> None:
-        self.cells = [cells] if cells is not None else []
-        self.sketch = [sketch] if sketch is not None else []
-        has = cells is not None and cells.height > 0
-        self.oldest = int(cells["win"].min()) if has else None  # type: ignore[index,arg-type]
+    def restore(self, part_ids: list[int], parts: dict[int, Part]) -> None:
+        self.parts = [parts[i] for i in part_ids]
+        self.dropped = []
+        wins = [int(p.cells["win"].min()) for p in self.parts if p.cells.height]  # type: ignore[arg-type]
+        self.oldest = min(wins) if wins else None
+
+
+def _span(part: Part) -> tuple[int | None, int | None]:
+    """The first and last period start in a part (None when it is empty)."""
+    wins = part.cells["win"]
+    if wins.len() == 0:
+        return None, None
+    return int(wins.min()), int(wins.max())  # type: ignore[arg-type]
+
+
+def _merged_cells(parts: list[Part]) -> pl.DataFrame:
+    merged = pl.concat([p.cells for p in parts])
+    return merged.group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 _ids = itertools.count(1)
+MAX_RUN = 1 << 21
 
 
 def continue_ids_after(highest: int) -> None:
@@ -49,8 +50,9 @@ class SortedRuns:
     """keys -> payload. Of several entries with one key, the first inserted wins, or the
     last with keep="last". Insertion order decides, so merging never changes answers."""
 
-    def __init__(self, expire_col: str, keep: str = "first") -> None:
+    def __init__(self, expire_col: str, keep: str = "first", max_run: int = MAX_RUN) -> None:
         self.expire_col = expire_col
+        self.max_run = max_run
         self.keep_last = keep == "last"
         self.runs: list[Run] = []  # oldest first
         self.dropped: list[int] = []  # persisted run ids merged away since last checkpoint
@@ -62,7 +64,12 @@ class SortedRuns:
         if len(keys) == 0:
             return
         self.runs.append(self._sorted(keys, cols))
-        while len(self.runs) > 1 and self.runs[-1].size * 2 >= self.runs[-2].size:
+        runs = self.runs
+        # Runs stop growing at `max_run` keys: a merged run is written whole at the next
+        # checkpoint, so one of the whole horizon (10 M ids: 160 MB) was a spike of
+        # three copies in memory and written again at every doubling. Lookups then
+        # touch n / max_run more runs.
+        while len(runs) > 1 and runs[-1].size * 2 >= runs[-2].size and runs[-2].size < self.max_run:
             newer, older = self.runs.pop(), self.runs.pop()
             for run in (older, newer):
                 if run.persisted:

@@ -15,7 +15,8 @@ import polars as pl
 
 from warroom.engine.cube import LAT_COLS, LATENCY_BOUNDS_MS
 
-Unit = Literal["money", "count", "ratio", "ms"]
+# money_local: minor units of each row's own currency (read by currency only)
+Unit = Literal["money", "money_local", "count", "ratio", "ms"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,27 @@ _M = [
         ("refunds", "orders"),
         _ratio("refunds", "orders"),
         "refund requests / orders in the same window",
+    ),
+    Metric(
+        "gmv_local",
+        "money_local",
+        ("gmv_local",),
+        _col("gmv_local"),
+        "GMV in each currency's own units (by currency)",
+    ),
+    Metric(
+        "payment_amount_local",
+        "money_local",
+        ("pay_amount_local",),
+        _col("pay_amount_local"),
+        "amount of succeeded payments in each currency's own units (by currency)",
+    ),
+    Metric(
+        "refund_amount_local",
+        "money_local",
+        ("refund_amount_local",),
+        _col("refund_amount_local"),
+        "amount of refund requests in each currency's own units (by currency)",
     ),
     Metric("shipments", "count", ("shipments",), _col("shipments"), "parcels shipped"),
     Metric("deliveries", "count", ("deliveries",), _col("deliveries"), "parcels delivered"),

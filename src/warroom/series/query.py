@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -9,7 +10,7 @@ import polars as pl
 from warroom.engine.cube import GSET_ID, GSETS
 from warroom.engine.dims import DIMS
 from warroom.errors import WarroomError
-from warroom.series.metrics import METRICS, format_money
+from warroom.series.metrics import METRICS, Metric, format_money
 from warroom.store.db import Store
 
 PERIODS = {"1s": 1_000, "1m": 60_000, "1h": 3_600_000}
@@ -40,11 +41,18 @@ def grouping_set(by: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
     raise QueryError(f"by: {','.join(by)} is not materialised; pairs kept: {pairs}")
 
 
-def run_query(store: Store, q: SeriesQuery, base_digits: int = 2) -> pl.DataFrame:
-    """Columns window_start, the `by` dimensions in the order asked, value (string)."""
+def run_query(
+    store: Store,
+    q: SeriesQuery,
+    base_digits: int = 2,
+    minor_digits: Mapping[str, int] | None = None,
+) -> pl.DataFrame:
+    """Columns window_start, the `by` dimensions in the order asked, value (string).
+    `minor_digits` (currency -> digits) formats the metrics kept in each currency."""
     metric = METRICS.get(q.metric)
     if metric is None:
         raise QueryError(f"metric: unknown {q.metric!r}; metrics are {', '.join(METRICS)}")
+    check_local(metric, q.by)
     if q.every not in PERIODS:
         raise QueryError(f"every: must be one of {', '.join(PERIODS)}")
     gid, stored = grouping_set(q.by)
@@ -69,7 +77,22 @@ def run_query(store: Store, q: SeriesQuery, base_digits: int = 2) -> pl.DataFram
     out = summed.select(
         pl.col("win").alias("window_start"), *q.by, metric.value().alias("value")
     ).sort(["window_start", *q.by])
+    if metric.unit == "money_local":
+        digits = minor_digits or {}
+        text = [
+            format_money(int(v), digits.get(c, 2))
+            for v, c in zip(out["value"], out["currency"], strict=True)
+        ]
+        return out.with_columns(value=pl.Series(text, dtype=pl.String))
     return out.with_columns(_format(out["value"], metric.unit, base_digits).alias("value"))
+
+
+def check_local(metric: Metric, by: tuple[str, ...]) -> None:
+    """Amounts in several currencies only add up within one currency."""
+    if metric.unit == "money_local" and "currency" not in by:
+        raise QueryError(
+            f"by: {metric.name} is kept in each currency's own units; by must include currency"
+        )
 
 
 def _format(values: pl.Series, unit: str, digits: int) -> pl.Series:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
+from warroom.engine.rollup import Part
 from warroom.engine.runs import Run
 
 metadata = sa.MetaData()
@@ -43,6 +44,13 @@ runs_t = sa.Table(
     sa.Column("run_id", sa.BigInteger, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+# The open minute and hour rollups, part by part (engine/rollup.py, Part)
+rollup_parts_t = sa.Table(
+    "rollup_parts",
+    metadata,
+    sa.Column("part_id", sa.BigInteger, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
 segments_t = sa.Table(
     "segments",
     metadata,
@@ -60,6 +68,14 @@ quarantine_t = sa.Table(
     sa.Column("line", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=False),
+)
+# The state of what else reads the stream (the watch, the guards), written in the same
+# transaction as the engine's, so both resume from one point.
+participant_t = sa.Table(
+    "participant_state",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("state", sa.LargeBinary, nullable=False),
 )
 late_t = sa.Table(
     "late",
@@ -96,6 +112,9 @@ class Commit:
     cells: dict[int, list[pl.DataFrame]]
     quarantined: list[dict[str, Any]]
     late: list[dict[str, Any]]
+    participants: dict[str, bytes] = field(default_factory=dict)
+    new_parts: list[Part] = field(default_factory=list)
+    dropped_parts: list[int] = field(default_factory=list)
 
 
 class Store:
@@ -129,6 +148,16 @@ class Store:
             return None
         return Checkpoint(row.source, row.offset, row.line, row.complete, row.state)
 
+    def load_participant(self, name: str) -> bytes | None:
+        with self.engine.connect() as c:
+            q = sa.select(participant_t.c.state).where(participant_t.c.name == name)
+            return c.execute(q).scalar()
+
+    def load_parts(self) -> dict[int, Part]:
+        with self.engine.connect() as c:
+            rows = c.execute(sa.select(rollup_parts_t)).all()
+        return {r.part_id: Part.from_bytes(r.part_id, r.data) for r in rows}
+
     def load_runs(self) -> dict[int, Run]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(runs_t)).all()
@@ -140,6 +169,13 @@ class Store:
                 c.execute(sa.delete(runs_t).where(runs_t.c.run_id.in_(cp.dropped_runs)))
             for run in cp.new_runs:
                 c.execute(sa.insert(runs_t).values(run_id=run.run_id, data=run.to_bytes()))
+            if cp.dropped_parts:
+                gone = rollup_parts_t.c.part_id.in_(cp.dropped_parts)
+                c.execute(sa.delete(rollup_parts_t).where(gone))
+            for part in cp.new_parts:
+                c.execute(
+                    sa.insert(rollup_parts_t).values(part_id=part.part_id, data=part.to_bytes())
+                )
             for period, frames in cp.cells.items():
                 if frames:
                     cells = pl.concat(frames)
@@ -155,6 +191,9 @@ class Store:
                 c.execute(sa.insert(quarantine_t), cp.quarantined)
             if cp.late:
                 c.execute(sa.insert(late_t), cp.late)
+            for name, state in cp.participants.items():
+                c.execute(sa.delete(participant_t).where(participant_t.c.name == name))
+                c.execute(sa.insert(participant_t).values(name=name, state=state))
             c.execute(sa.delete(checkpoint_t))
             c.execute(
                 sa.insert(checkpoint_t).values(
@@ -168,6 +207,8 @@ class Store:
             )
         for run in cp.new_runs:
             run.persisted = True
+        for part in cp.new_parts:
+            part.persisted = True
 
     # -- reads ------------------------------------------------------------------
     def cells(self, period_ms: int, t0: int | None = None, t1: int | None = None) -> pl.DataFrame:

@@ -1,6 +1,6 @@
 // ECharts views of the wall. Each function only sets data: no re-creation, so no flicker.
 /* global echarts */
-import { COUNTRIES, PROVINCES } from "./geo.js";
+import { COUNTRIES, PROVINCES, REGIONS } from "./geo.js";
 
 const TEXT = "#e6edf7", MUTED = "#7f8ba3", GRID = "#1c2840";
 const COLORS = ["#ff5a36", "#ffc83d", "#4da3ff", "#39d98a", "#b57bff", "#ff8fb1", "#5ee7df", "#f4a261"];
@@ -76,15 +76,18 @@ export function drawSeries(points) {
 
 export function drawDims(dims, money) {
   const byGmv = (rows) => rows.filter((r) => r.key !== "unknown");
-  const shade = (rows, names) => {
+  const shade = (rows, names, more = () => "") => {
     const data = byGmv(rows).filter((r) => names[r.key])
-      .map((r) => ({ name: names[r.key], value: Number(r.gmv), label: money(r.gmv) }));
+      .map((r) => ({ name: names[r.key], value: Number(r.gmv), label: money(r.gmv) + more(r.key) }));
     const max = Math.max(1, ...data.map((d) => d.value));
     return { data, max };
   };
   const cn = shade(dims.region, PROVINCES);
   chart("map-china").setOption({ visualMap: { max: cn.max }, series: [{ data: cn.data }] });
-  const world = shade(dims.country.filter((r) => r.key !== "CN"), COUNTRIES);
+  // a country's tooltip lists its regions (US-CA, US-NY…) with their GMV
+  const regionsOf = (country) => dims.region.filter((r) => r.key.startsWith(`${country}-`))
+    .map((r) => `<br>${r.key} ${REGIONS[r.key] || ""}: ${money(r.gmv)}`).join("");
+  const world = shade(dims.country.filter((r) => r.key !== "CN"), COUNTRIES, regionsOf);
   chart("map-world").setOption({ visualMap: { max: world.max }, series: [{ data: world.data }] });
   const cats = byGmv(dims.category).slice(0, 8);
   chart("top-category").setOption({

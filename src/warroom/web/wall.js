@@ -2,16 +2,18 @@
 // so a replay after a reconnect, or a late window, corrects the charts in place.
 import { drawDims, drawSeries, initCharts, resizeAll } from "./charts.js";
 import { renderCatalog } from "./catalog.js";
+import { REGIONS } from "./geo.js";
 
 const KEEP_SECONDS = 300;
 const SILENT_MS = 4000; // no frame for this long: the connection is down, reconnect
 const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(location.hash.slice(1)).get("token") || sessionStorage.getItem("warroom-token");
+const hashParams = new URLSearchParams(location.hash.slice(1));
+const token = hashParams.get("token") || sessionStorage.getItem("warroom-token");
 if (token) sessionStorage.setItem("warroom-token", token);
 
 const state = {
   points: new Map(), frame: null, base: "CNY", rates: {}, currency: "CNY",
-  lastId: null, lastFrameAt: 0, source: null, shownGmv: 0,
+  lastId: null, lastFrameAt: 0, source: null, shownGmv: 0, anim: 0,
 };
 // Read by tests and the benchmark: browser-side time of each rendered frame.
 window.__wall = { frames: 0, renderedAt: 0, readCount: 0, lastFrame: null, log: [] };
@@ -19,7 +21,9 @@ window.__wall = { frames: 0, renderedAt: 0, readCount: 0, lastFrame: null, log: 
 function fmtInt(n) { return Number(n).toLocaleString("en-US"); }
 function pct(x) { return x == null ? "–" : `${(x * 100).toFixed(2)}%`; }
 
-// Money arrives as exact decimal strings in the base currency; other currencies are a view.
+// Money arrives as exact decimal strings in the base currency. The other panels show a
+// chosen currency as a view (converted at the day's fixed rate); the GMV counter and the
+// by-currency panel show what was actually paid in each currency, exactly.
 function money(text, short = false) {
   const r = state.rates[state.currency];
   const base = Number(text);
@@ -36,33 +40,99 @@ function exactBase(text) { // group digits of an exact decimal string without go
   return frac ? `${grouped}.${frac}` : grouped;
 }
 
-function setGmv(text) {
+const symbolOf = (code) => (code === "CNY" ? "¥ " : `${code} `);
+
+// The counter: `text` is exact, in `code`'s own units; it eases toward it within a tick
+// and always comes to rest on the exact string.
+function setGmv(text, code) {
   const el = $("gmv");
+  const same = el.dataset.currency === code;
   el.dataset.exact = text;
+  el.dataset.currency = code;
   const target = Number(text);
-  const from = state.shownGmv;
+  const from = same ? state.shownGmv : target;
   state.shownGmv = target;
-  const symbol = state.currency === "CNY" ? "¥ " : `${state.currency} `;
-  if (state.currency === state.base && (from === target || document.hidden)) {
-    el.textContent = symbol + exactBase(text);
-    return;
-  }
+  const done = symbolOf(code) + exactBase(text);
+  const run = ++state.anim; // a newer figure (or currency) stops an older animation
+  if (from === target || document.hidden) { el.textContent = done; return; }
+  const digits = (text.split(".")[1] || "").length;
   const start = performance.now();
-  const step = (now) => { // ease the counter toward the new figure within one tick
+  const step = (now) => {
+    if (run !== state.anim) return;
     const k = Math.min(1, (now - start) / 800);
     const v = from + (target - from) * (1 - (1 - k) ** 3);
-    el.textContent = symbol + (k < 1 || state.currency !== state.base
-      ? money(v.toFixed(2)) : exactBase(text));
+    el.textContent = k < 1 ? symbolOf(code) + v.toLocaleString("en-US",
+      { minimumFractionDigits: digits, maximumFractionDigits: digits }) : done;
     if (k < 1) requestAnimationFrame(step);
   };
   requestAnimationFrame(step);
 }
 
+// GMV in the base currency (every record converted once), or, for another currency, the
+// GMV of the orders placed in it: its own units, exact. The note says which one is shown.
+function renderHero(frame) {
+  const code = state.currency;
+  if (code === state.base) {
+    setGmv(frame.totals.gmv, code);
+    $("gmv-note").textContent = `exact, ${state.base}: every currency converted once at the day's fixed rate`;
+    return;
+  }
+  const row = (frame.currencies || []).find((r) => r.currency === code);
+  const digits = state.rates[code]?.digits ?? 2;
+  setGmv(row ? row.gmv : (0).toFixed(digits), code);
+  const all = `all currencies ≈ ${code} ${money(frame.totals.gmv, true)} (converted from ${state.base}; so are the other panels)`;
+  $("gmv-note").textContent = row
+    ? `GMV of the orders in ${code} only, exact, in ${code} (payments received ${code} ${exactBase(row.payments)}) · ${pct(row.share)} of GMV · ${all}`
+    : `nothing paid in ${code} yet · ${all}`;
+}
+
+// On demand: each currency's GMV, payments and refunds in its own units (exact), beside
+// the same GMV in the base currency (each record converted once) and its share.
+function renderCurrencies(frame) {
+  const panel = $("by-currency");
+  if (panel.hidden) return;
+  const rows = frame.currencies || [];
+  $("currency-base").textContent = `GMV in ${state.base}`;
+  const td = (text, cls) => Object.assign(document.createElement("td"), { textContent: text, className: cls || "" });
+  const trs = rows.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.currency = r.currency;
+    tr.className = r.currency === state.currency ? "chosen" : "";
+    tr.append(td(r.currency, "code"), td(exactBase(r.gmv)), td(exactBase(r.payments)),
+      td(exactBase(r.refunds)), td(exactBase(r.gmv_base), "base"), td(pct(r.share)));
+    tr.title = `${fmtInt(r.orders)} orders; payments ${exactBase(r.payments_base)} ${state.base}, refunds ${exactBase(r.refunds_base)} ${state.base}`;
+    tr.onclick = () => chooseCurrency(r.currency);
+    return tr;
+  });
+  if (!trs.length) {
+    const tr = document.createElement("tr");
+    tr.append(Object.assign(td("No money yet.", "quiet"), { colSpan: 6 }));
+    trs.push(tr);
+  }
+  $("currency-rows").replaceChildren(...trs);
+  const total = document.createElement("tr");
+  total.className = "total";
+  total.append(td(`all, in ${state.base}`, "code"), td(""), td(""), td(""),
+    td(exactBase(frame.totals.gmv), "base"), td(rows.length ? "100%" : "–"));
+  $("currency-total").replaceChildren(total);
+}
+
+function toggleCurrencies(show) {
+  const panel = $("by-currency");
+  panel.hidden = !show;
+  $("by-currency-btn").setAttribute("aria-expanded", String(show));
+  if (show && state.frame) renderCurrencies(state.frame);
+}
+
+function chooseCurrency(code) {
+  $("currency").value = state.currency = code;
+  if (state.frame) render(state.frame);
+}
+
 function render(frame) {
   const t = frame.totals;
-  setGmv(t.gmv);
-  $("gmv-note").textContent = state.currency === state.base
-    ? `exact, ${state.base}` : `${state.currency}, converted from ${state.base} at the day's fixed rate`;
+  renderHero(frame);
+  renderCurrencies(frame);
   $("orders").textContent = fmtInt(t.orders);
   $("pay-rate").textContent = pct(frame.payment_success_rate);
   $("pay-rate").style.color = frame.payment_success_rate != null && frame.payment_success_rate < 0.9 ? "#ff4d6a" : "";
@@ -87,6 +157,7 @@ function render(frame) {
   $("ingest").textContent = `read ${fmtInt(c.read)} · accepted ${fmtInt(c.accepted)} · quarantined ${fmtInt(c.quarantined)} · duplicates ${fmtInt(c.duplicates)} · late ${fmtInt(c.late)}`;
   drawSeries(pts);
   drawDims(frame.dims, money);
+  renderOverseas(frame.dims.region || []);
   renderAlerts(frame.alerts || []);
   renderCatalog(frame.catalog, money, token); // catalog.js: open catalog findings
   renderIncidents(frame.broadcast, frame.campaigns);
@@ -99,6 +170,21 @@ function render(frame) {
   window.__wall.lastFrame = frame;
   window.__wall.log.push([window.__wall.renderedAt, frame.event_time]); // for `warroom bench-web`
   if (window.__wall.log.length > 20000) window.__wall.log.splice(0, 10000);
+}
+
+// Overseas regions beside the world map: the map shades countries, and some (Singapore,
+// Hong Kong) are too small for its shapes, so the regions are listed by name as well.
+function renderOverseas(regions) {
+  const abroad = regions.filter((r) => !r.key.startsWith("CN-") && r.key !== "unknown").slice(0, 5);
+  $("overseas").replaceChildren(...abroad.map((r) => {
+    const li = document.createElement("li");
+    li.dataset.region = r.key;
+    li.append(Object.assign(document.createElement("b"), { textContent: r.key }),
+      ` ${REGIONS[r.key] || ""} `,
+      Object.assign(document.createElement("span"), { textContent: money(r.gmv, true) }));
+    li.title = `${r.key}: GMV ${money(r.gmv)} ${state.currency}, ${fmtInt(r.orders)} orders`;
+    return li;
+  }));
 }
 
 function renderAlerts(alerts) {
@@ -154,9 +240,30 @@ function campaignCards(cards) {
       textContent: `${c.commander} · ${c.primary} ${value} · ${((c.progress || 0) * 100).toFixed(0)}% of target${gap}`,
     });
     card.append(head, bar, meta);
+    if (c.overseas) card.append(...abroadLines(c));
     grid.append(card);
   }
   return grid;
+}
+
+// A cross-border card: where its GMV came from (regions) and in which currencies (each
+// in its own units, exact; the note says when that covers the whole campaign).
+function abroadLines(c) {
+  const out = [];
+  const line = (cls, text, title) => Object.assign(document.createElement("div"),
+    { className: `camp-meta ${cls}`, textContent: text, title: title || text });
+  const regions = c.by_region || [];
+  if (regions.length) {
+    out.push(line("camp-regions", regions.map((r) => `${r.region} ${money(r.gmv, true)}`).join(" · ")));
+  } else if (c.regions && c.regions.length) {
+    out.push(line("camp-regions", c.regions.join(" · ")));
+  }
+  const cur = c.by_currency;
+  if (cur && cur.rows.length) {
+    const text = cur.rows.map((r) => `${r.currency} ${exactBase(r.gmv)}`).join(" · ");
+    out.push(line("camp-currencies", text, `GMV by currency, each in its own units: ${cur.note}`));
+  }
+  return out;
 }
 
 function banner(kind, text) {
@@ -193,9 +300,12 @@ function onFrame(ev, snapshot) {
 function fillCurrencies() {
   const sel = $("currency");
   if (sel.options.length) return;
-  for (const code of Object.keys(state.rates)) sel.add(new Option(code, code, false, code === state.base));
+  for (const code of Object.keys(state.rates)) {
+    const label = code === state.base ? `${code} · all (base)` : `${code} · paid in ${code}`;
+    sel.add(new Option(label, code, false, code === state.base));
+  }
   sel.value = state.currency = state.base;
-  sel.onchange = () => { state.currency = sel.value; if (state.frame) render(state.frame); };
+  sel.onchange = () => chooseCurrency(sel.value);
 }
 
 function connected(up) {
@@ -233,6 +343,10 @@ setInterval(() => {
 
 initCharts();
 window.addEventListener("resize", resizeAll);
+$("by-currency-btn").onclick = () => toggleCurrencies($("by-currency").hidden);
+$("by-currency-close").onclick = () => toggleCurrencies(false);
+document.addEventListener("keydown", (e) => { if (e.key === "Escape") toggleCurrencies(false); });
+if (hashParams.has("currencies")) toggleCurrencies(true); // a wall screen may keep it open
 state.lastFrameAt = Date.now();
 renderIncidents(null);
 renderAlerts([]);

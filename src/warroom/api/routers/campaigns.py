@@ -32,7 +32,7 @@ def book(request: Request) -> CampaignBook:
     ctx = request.app.state.ctx
     found = getattr(ctx, "campaigns", None)
     if found is None:
-        found = CampaignBook(ctx.store, ctx.wall.digits)
+        found = CampaignBook(ctx.store, ctx.wall.digits, ctx.wall.minor_digits)
         ctx.campaigns = found
     return found
 

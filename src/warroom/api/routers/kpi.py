@@ -36,6 +36,15 @@ async def catalog() -> dict[str, Any]:
     return kpi.catalog()
 
 
+@router.get(
+    "/rates",
+    dependencies=[Reader],
+    summary="The rates table recorded with the run (exact), to re-derive any base figure",
+)
+async def rates(request: Request) -> dict[str, Any]:
+    return kpi.rates(_ctx(request).runner.rates)
+
+
 @router.get("/series", dependencies=[Reader], summary="A metric's series, sliced and filtered")
 async def series(
     request: Request,
@@ -52,6 +61,7 @@ async def series(
         lambda: kpi.series(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),
@@ -78,6 +88,7 @@ async def slice_(
         lambda: kpi.slice_(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),
@@ -104,6 +115,7 @@ async def top(
         lambda: kpi.slice_(
             store=ctx.store,
             digits=ctx.wall.digits,
+            minor_digits=ctx.runner.rates.minor_digits,
             metric=metric,
             by=kpi.parse_by(by),
             where=kpi.parse_filters(filter),

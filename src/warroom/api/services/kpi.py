@@ -6,15 +6,49 @@ filtered dimensions; as each filter fixes one value, the rows stay one per `by` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from warroom.api.errors import ApiError
+from warroom.contract.rates import Rate, RatesTable
 from warroom.engine.dims import DIMS
 from warroom.series.metrics import METRICS, format_money
-from warroom.series.query import PERIODS, QueryError, SeriesQuery, grouping_set, run_query
+from warroom.series.query import (
+    PERIODS,
+    QueryError,
+    SeriesQuery,
+    check_local,
+    grouping_set,
+    run_query,
+)
 from warroom.store.db import Store
+
+CONVERSION_RULE = (
+    "each record's amount is converted once: base_minor = round_half_even(value_minor * rate "
+    "* 10^base_digits / 10^digits), rate = base units per unit of the currency"
+)
+
+
+def exact_rate(rate: Rate) -> str:
+    """The rate as the exact decimal it was read as (never through a float)."""
+    return format(Decimal(rate.num).scaleb(-rate.scale), "f")
+
+
+def rates(table: RatesTable) -> dict[str, Any]:
+    """The rates table recorded with the run: enough to re-derive every base figure."""
+    return {
+        "base": table.base,
+        "base_digits": table.base_digits,
+        "rates": [
+            {"currency": code, "rate": exact_rate(r), "digits": r.digits}
+            for code, r in sorted(table.rates.items())
+        ],
+        "rule": CONVERSION_RULE,
+        "source_text": table.source_text,
+    }
 
 
 def parse_filters(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -60,6 +94,7 @@ def _check(metric: str, by: tuple[str, ...], where: tuple[tuple[str, str], ...],
     wide = (*by, *(d for d, _ in where if d not in by))
     try:
         grouping_set(wide)
+        check_local(METRICS[metric], wide)
     except QueryError as exc:
         raise ApiError(422, str(exc), field="filter" if len(wide) > len(by) else "by") from exc
     return wide
@@ -76,11 +111,12 @@ def series(
     end: int | None,
     every: str,
     limit: int,
+    minor_digits: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     wide = _check(metric, by, where, every)
     q = SeriesQuery(metric=metric, by=wide, every=every, start=start, end=end, where=where)
     try:
-        frame = run_query(store, q, digits)
+        frame = run_query(store, q, digits, minor_digits)
     except QueryError as exc:
         raise _query_error(exc) from exc
     frame = frame.select("window_start", *by, "value")
@@ -107,6 +143,7 @@ def slice_(
     end: int | None,
     every: str,
     top: int | None = None,
+    minor_digits: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """One value per `by` key over the whole range (ratios of sums, not sums of ratios)."""
     wide = _check(metric, by, where, every)
@@ -127,8 +164,16 @@ def slice_(
     out = out.sort(["value", *by], descending=[True, *([False] * len(by))], nulls_last=True)
     if top is not None:
         out = out.head(top)
+    fixed = dict(where)
+    local = minor_digits or {}
+
+    def places(row: dict[str, Any]) -> int:  # a local amount's digits are its currency's
+        if m.unit != "money_local":
+            return digits
+        return local.get(row.get("currency") or fixed.get("currency", ""), 2)
+
     rows = [
-        {**{d: r[d] for d in by}, "value": _fmt(r["value"], m.unit, digits)}
+        {**{d: r[d] for d in by}, "value": _fmt(r["value"], m.unit, places(r))}
         for r in out.iter_rows(named=True)
     ]
     return {**empty, "rows": rows}
@@ -137,7 +182,7 @@ def slice_(
 def _fmt(value: Any, unit: str, digits: int) -> str | None:
     if value is None:
         return None
-    if unit == "money":
+    if unit in ("money", "money_local"):
         return format_money(int(value), digits)
     if unit == "count":
         return str(int(value))

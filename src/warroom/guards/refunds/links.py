@@ -18,8 +18,11 @@ DEVICE, ADDRESS = 0, 1
 class LinkGraph:
     def __init__(self, policy: Links) -> None:
         self.policy = policy
-        self.users_of: dict[tuple[int, str], set[str]] = {}  # identifier -> accounts
-        self.ids_of: dict[str, set[tuple[int, str]]] = {}  # account -> identifiers
+        # Insertion-ordered dicts used as sets: a set of strings iterates in an order that
+        # changes with the process's hash seed, and the search below must not, or a
+        # decision's reasons (and the accounts a bounded search reaches) would too.
+        self.users_of: dict[tuple[int, str], dict[str, None]] = {}  # identifier -> accounts
+        self.ids_of: dict[str, dict[tuple[int, str], None]] = {}  # account -> identifiers
 
     def add(self, user: str, device: str | None, address: str | None) -> None:
         for key in ((DEVICE, device), (ADDRESS, address)):
@@ -27,10 +30,10 @@ class LinkGraph:
                 continue
             users = self.users_of.get(key)  # type: ignore[arg-type]
             if users is None:
-                users = self.users_of[key] = set()  # type: ignore[index]
+                users = self.users_of[key] = {}  # type: ignore[index]
             if user not in users:
-                users.add(user)
-                self.ids_of.setdefault(user, set()).add(key)  # type: ignore[arg-type]
+                users[user] = None
+                self.ids_of.setdefault(user, {})[key] = None  # type: ignore[index]
 
     def weight(self, key: tuple[int, str]) -> float:
         """The weight of the links an identifier makes between its accounts."""

@@ -6,10 +6,15 @@ import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 from warroom.guards.refunds.decider import Decision, RefundGuard
 from warroom.guards.refunds.policy import Policy
+from warroom.participants import CheckpointedFile, Pickled
+
+
+class TextOut(Protocol):
+    def write(self, text: str) -> None: ...
 
 
 def guard_for(runner: Any, policy: Policy) -> RefundGuard:
@@ -20,14 +25,13 @@ def guard_for(runner: Any, policy: Policy) -> RefundGuard:
 def attach(
     runner: Any,
     policy: Policy,
-    out: IO[str] | None = None,
+    out: TextOut | None = None,
     sink: Callable[[list[Decision]], None] | None = None,
 ) -> RefundGuard:
     """Decide every refund a `Runner` reads; write each decision to `out` and `sink`.
 
-    Chains any `on_step` already set. The guard's state is not part of the engine's
-    checkpoint: a resumed run decides the refunds after the resume point from the
-    records after it.
+    Chains any `on_step` already set. `attach_run` checkpoints the guard with the
+    engine; a bare `attach` (a throwaway replay) does not.
     """
     guard = guard_for(runner, policy)
     previous = runner.on_step
@@ -83,9 +87,7 @@ def attach_run(
 
     policy = load_policy(policy_path)
     queue = ReviewQueue(runner.store.engine)
-    fh = None
-    if decisions_out is not None:
-        fh = open(decisions_out, "w", encoding="utf-8")  # noqa: SIM115 - lives with the run
+    fh = CheckpointedFile(decisions_out) if decisions_out is not None else None
     guard: RefundGuard | None = None
 
     def sink(decisions: list[Decision]) -> None:
@@ -95,4 +97,7 @@ def attach_run(
         queue.record(decisions, policy=policy.name, orders_seen=len(guard.book.orders))
 
     guard = attach(runner, policy, out=fh, sink=sink)
+    # The guard's book and link graph checkpoint with the engine (its policy and
+    # timings are settings, not state), and the decisions file with them.
+    runner.join("refunds", Pickled(guard, skip=("policy", "timings"), out=fh))
     return guard
