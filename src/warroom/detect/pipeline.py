@@ -139,11 +139,9 @@ class Watch:
         if cells.height == 0:
             return
         watched = pl.col("k1").is_not_null() & ~pl.col("gset").is_in(list(VIEW_ONLY))
-        cells = cells.filter(watched).sort("win")
-        idx = self.index.index(cells)
-        n = len(self.index)
-        for mon in self.monitors.values():
-            mon.resize(n)
+        # a canonical row order: series are indexed in order of first appearance, and sums
+        # across series must not depend on how the engine happened to order a second
+        cells = cells.filter(watched).sort(["win", "gset", "k1", "k2"])
         wins = cells["win"].to_numpy()
         values = {c: cells[c].to_numpy().astype(float) for c in COLUMNS}
         bounds = np.flatnonzero(np.diff(wins)) + 1
@@ -153,11 +151,19 @@ class Watch:
                 continue  # a window is final once; never judged twice
             if self.last_win is not None:
                 gap = (win - self.last_win) // SECOND - 1
+                n = len(self.index)
                 for k in range(1, min(gap, self.config.max_gap_s) + 1):
                     self._tick(self.last_win + k * SECOND, {c: np.zeros(n) for c in COLUMNS})
+            # A series is born at its first second, whatever else came in this frame: its
+            # baselines count the market from then on, so they must not depend on how the
+            # seconds were cut into frames (the engine's batches).
+            idx = self.index.index(cells.slice(lo, hi - lo))
+            n = len(self.index)
+            for mon in self.monitors.values():
+                mon.resize(n)
             cols = {c: np.zeros(n) for c in COLUMNS}
             for c in COLUMNS:
-                np.add.at(cols[c], idx[lo:hi], values[c][lo:hi])
+                np.add.at(cols[c], idx, values[c][lo:hi])
             self._tick(win, cols)
 
     # -- one second -----------------------------------------------------------------
