@@ -118,3 +118,27 @@ def test_the_servers_watch_reads_the_campaign_book(tmp_path: Path) -> None:
     server.refresh_plans(force=True)
     assert [c.name for c in server.watch.config.campaigns] == ["c-02"]
     assert server.watch.planner.curves == server.watch.config.campaigns
+
+
+def test_run_gives_the_campaigns_plans_to_the_watch(tmp_path: Path) -> None:
+    """`warroom run --campaigns` reads the file (errors named) and needs the watch."""
+    from typer.testing import CliRunner
+
+    from warroom.cli import app
+
+    events = tmp_path / "e.ndjson"
+    events.write_text("")
+    base = ["run", "--events", str(events), "--data", str(tmp_path / "d"), "--quiet"]
+    shipped = Path(__file__).resolve().parents[1] / "campaigns" / "double11.yaml"
+    ok = CliRunner().invoke(
+        app, [*base, "--alerts-out", str(tmp_path / "a"), "--campaigns", str(shipped)]
+    )
+    assert ok.exit_code == 0, ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("campaigns:\n  - id: x\n")
+    broken = CliRunner().invoke(
+        app, [*base, "--alerts-out", str(tmp_path / "a"), "--campaigns", str(bad)]
+    )
+    assert broken.exit_code == 2 and "bad.yaml" in broken.output
+    alone = CliRunner().invoke(app, [*base, "--campaigns", str(bad)])
+    assert alone.exit_code == 2 and "--alerts-out" in alone.output

@@ -96,6 +96,10 @@ def run(
         Path | None,
         typer.Option("--catalog-alerts-out", help="Run the catalog guard; its alerts (NDJSON)."),
     ] = None,
+    campaigns: Annotated[
+        Path | None,
+        typer.Option(help="Campaigns (YAML): their planned curves tell the watch what to expect."),
+    ] = None,
 ) -> None:
     """Replay events as fast as the machine allows; resumes from the last checkpoint."""
     from warroom.engine.config import EngineConfig
@@ -116,7 +120,15 @@ def run(
         if alerts_out is not None:
             from warroom.detect.pipeline import attach
 
-            attach(runner, alerts_out)
+            curves = None
+            if campaigns is not None:
+                from warroom.campaigns.model import load_file
+                from warroom.campaigns.watchplan import planned_curves
+
+                curves = planned_curves(load_file(campaigns))
+            attach(runner, alerts_out, curves)
+        elif campaigns is not None:
+            _fail(WarroomError("--campaigns: only the watch reads them; add --alerts-out"))
         if decisions_out is not None:
             from warroom.guards.refunds.stream import attach_run
 

@@ -332,7 +332,7 @@ def _num(v: float) -> float:
     return round(float(v), 6) if np.isfinite(v) else 0.0
 
 
-def attach(runner, path) -> Watch:  # type: ignore[no-untyped-def]
+def attach(runner, path, campaigns: list[PlannedCurve] | None = None) -> Watch:  # type: ignore[no-untyped-def]
     """Watch a `Runner`'s finalised seconds and write alerts to `path` as they happen.
 
     The watch's state and the file's length checkpoint with the engine: a run resumed
@@ -343,7 +343,7 @@ def attach(runner, path) -> Watch:  # type: ignore[no-untyped-def]
     from warroom.participants import CheckpointedFile, Pickled
 
     out = CheckpointedFile(path)
-    watch = Watch(AlertLog(out))
+    watch = Watch(AlertLog(out), WatchConfig(campaigns=list(campaigns or [])))
     runner.join("watch", Pickled(watch, skip=("sink", "on_second", "config"), out=out))
     previous = runner.on_step
 
