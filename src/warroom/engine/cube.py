@@ -78,11 +78,13 @@ ADDITIVE: Final = (
 DISTINCT: Final = ("orders", "buyers")
 METRIC_COLS: Final = (*ADDITIVE[:2], *DISTINCT, *ADDITIVE[2:])
 KEY_COLS: Final = ("win", "gset", "k1", "k2")
-LOW_CARD: Final = tuple(d for d in DIMS if d != "merchant")
+# Without merchant and currency: a currency goes with its merchant, not with the buyer's
+# region, so with it the rows every pair is summed from multiplied.
+LOW_CARD: Final = tuple(d for d in DIMS if d not in ("merchant", "currency"))
 
 
 FINE_KEYS: Final = ("win", *DIMS)
-PAIRS: Final = tuple(g for g in GSETS if len(g) == 2)
+PAIRS: Final = tuple(g for g in GSETS if len(g) == 2 and "currency" not in g)
 # Each single dimension and the market are summed from a pair that holds them, which
 # has far fewer rows than the events; merchant, outside every pair, from the fine cells.
 _PARENT: Final = {
@@ -95,7 +97,8 @@ _PARENT: Final = {
     ("currency",): ("campaign", "currency"),
     (): ("channel", "method"),
 }
-_SUMS: Final = tuple(pl.col(c).sum() for c in ADDITIVE)
+_SUMS: Final = tuple(pl.col(c).sum() for c in ADDITIVE if c not in LOCAL_COLS)
+_SUMS_LOCAL: Final = tuple(pl.col(c).sum() for c in ADDITIVE)  # the currency sets only
 
 
 def fine_cells(frame: pl.DataFrame) -> pl.DataFrame:
@@ -147,8 +150,12 @@ def aggregate(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     low = fine.group_by(["win", *LOW_CARD]).agg(_SUMS)
     additive = {pair: low.group_by(["win", *pair]).agg(_SUMS) for pair in PAIRS}
     additive[("merchant",)] = fine.group_by(["win", "merchant"]).agg(_SUMS)
+    additive[("campaign", "currency")] = fine.group_by(["win", "campaign", "currency"]).agg(
+        _SUMS_LOCAL
+    )
     for gset, parent in _PARENT.items():
-        additive[gset] = additive[parent].group_by(["win", *gset]).agg(_SUMS)
+        sums = _SUMS_LOCAL if "currency" in gset else _SUMS
+        additive[gset] = additive[parent].group_by(["win", *gset]).agg(sums)
     stacked = pl.concat(
         [
             additive[gset].select(*_cell_keys(gid, gset), *_additive(gid))
