@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -49,3 +50,15 @@ def run_engine(
     cells = [s.cells[1000] for s in steps if 1000 in s.cells and s.cells[1000].height]
     out = engine.label(pl.concat(cells)) if cells else pl.DataFrame()
     return engine, out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright, one per test module (the page tests)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from warroom.browser import CHROMIUM, HEADLESS_ARGS
+
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=list(HEADLESS_ARGS))
+        yield b
+        b.close()

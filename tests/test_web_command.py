@@ -42,14 +42,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 def call(srv: Server, token: str, method: str, path: str, **kw: object) -> dict:
     r = httpx.request(method, f"{srv.url}/api/v1{path}", headers=auth(token), timeout=30, **kw)
     assert r.status_code < 300, r.text

@@ -3,14 +3,12 @@ reasons; a commander rejects one and it leaves the queue. Saves test-artifacts/r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from test_api_support import auth, make_tokens, running_server
 from test_refunds_decider import decode, ring_stream
-from test_web_wall import ARGS, ARTIFACTS, CHROMIUM
+from test_web_wall import ARTIFACTS, CHROMIUM
 from warroom.guards.refunds.decider import RefundGuard
 from warroom.guards.refunds.policy import load_policy
 from warroom.guards.refunds.queue import ReviewQueue
@@ -20,14 +18,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make browser)"
 )
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def test_a_reviewer_works_through_the_queue(tmp_path, browser):

@@ -121,14 +121,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
 def post(srv: Server, tokens: dict[str, str], recs: list[dict]) -> dict:
     r = httpx.post(
         f"{srv.url}/api/v1/ingest", content=ndjson(recs), headers=auth(tokens["ingest"]), timeout=60

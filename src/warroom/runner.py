@@ -233,25 +233,32 @@ class Runner:
         return table
 
     def _check_settings(self) -> None:
-        wanted = json.dumps(self.opts.config.as_dict(), sort_keys=True)
-        stored = self.store.get_meta("engine_config")
-        if stored is None:
-            self.store.set_meta({"engine_config": wanted})
-        elif stored != wanted:
-            raise StateError(
-                f"{self.opts.data_dir} was built with engine settings {stored}; "
+        settings = json.dumps(self.opts.config.as_dict(), sort_keys=True)
+        self._same_meta(
+            "engine_config",
+            settings,
+            lambda stored: (
+                f"was built with engine settings {stored}; "
                 "resume with the same settings or use a new --data directory"
-            )
+            ),
+        )
         # Stored cells are read by grouping-set id and column: another layout misreads them.
         layout = json.dumps({"gsets": GSETS, "metrics": METRIC_COLS})
-        stored = self.store.get_meta("cube_layout")
+        self._same_meta(
+            "cube_layout",
+            layout,
+            lambda _: (
+                "was written by a warroom with another cube layout; use a new --data directory"
+            ),
+        )
+
+    def _same_meta(self, key: str, wanted: str, why: Callable[[str], str]) -> None:
+        """Record `wanted` under `key` in a new store; refuse a store holding another."""
+        stored = self.store.get_meta(key)
         if stored is None:
-            self.store.set_meta({"cube_layout": layout})
-        elif stored != layout:
-            raise StateError(
-                f"{self.opts.data_dir} was written by a warroom with another cube layout; "
-                "use a new --data directory"
-            )
+            self.store.set_meta({key: wanted})
+        elif stored != wanted:
+            raise StateError(f"{self.opts.data_dir} {why(stored)}")
 
     @staticmethod
     def _empty_commit() -> Commit:

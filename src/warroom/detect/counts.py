@@ -15,7 +15,34 @@ import numpy as np
 from warroom.detect.protocol import Batched, squash
 
 
-class PoissonCusum(Batched):
+class TwoSidedCusum(Batched):
+    """What every two-sided CUSUM here shares: a subclass gives `sums` (the spike and
+    drop evidence after this tick); the score is the larger against `h`, and the sums
+    are capped at 1.5 h so that a long incident clears soon after it ends."""
+
+    h: float
+
+    def sums(self, cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
+        up, down = self.sums(cols)
+        return squash(np.maximum(up, down), self.h)
+
+    def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
+        self._keep(*self.sums(cols))
+
+    def _keep(self, up: np.ndarray, down: np.ndarray) -> None:
+        cap = 1.5 * self.h
+        self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
+
+    def direction_many(self, x: np.ndarray) -> np.ndarray:
+        """+1 where the spike evidence leads, -1 where the drop evidence does."""
+        up, down = self.sums(self._cols(x))
+        return np.where(up >= down, 1, -1)
+
+
+class PoissonCusum(TwoSidedCusum):
     """Two-sided CUSUM of Poisson counts against an expected count per tick.
 
     Evidence for "the rate is rho_drop x expected" and "rho_spike x expected"; the
@@ -47,20 +74,6 @@ class PoissonCusum(Batched):
         lu, ld = self._llr(cols[0], cols[1])
         return np.maximum(0.0, self.state["up"] + lu), np.maximum(0.0, self.state["down"] + ld)
 
-    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
-        up, down = self.sums(cols)
-        return squash(np.maximum(up, down), self.h)
-
-    def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
-        up, down = self.sums(cols)
-        cap = 1.5 * self.h
-        self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
-
-    def direction_many(self, x: np.ndarray) -> np.ndarray:
-        """+1 where the spike evidence leads, -1 where the drop evidence does."""
-        up, down = self.sums(self._cols(x))
-        return np.where(up >= down, 1, -1)
-
 
 class DropToZero(Batched):
     """A run of empty ticks where counts were expected: P(run) = exp(-sum expected)."""
@@ -83,7 +96,7 @@ class DropToZero(Batched):
         self.state["mass"] = np.minimum(self._mass(cols), 3 * self.h)
 
 
-class BinomialCusum(Batched):
+class BinomialCusum(TwoSidedCusum):
     """Two-sided CUSUM of a ratio (successes of trials) against its own learnt rate.
 
     The rate p0 is an exponentially weighted ratio of sums (so a second with one
@@ -128,26 +141,17 @@ class BinomialCusum(Batched):
         down = np.where(ready, np.minimum(llr(p_dn), self.max_step), 0.0)
         return np.maximum(0.0, self.state["up"] + up), np.maximum(0.0, self.state["down"] + down)
 
-    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
-        up, down = self.sums(cols)
-        return squash(np.maximum(up, down), self.h)
-
     def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
         up, down = self.sums(cols)
-        cap = 1.5 * self.h
         quiet = np.maximum(up, down) < self.h / 2  # an incident must not become the norm
         x, n = cols
         s, t = self.state["s"], self.state["t"]
         self.state["s"] = np.where(quiet, self.decay * s + np.clip(x, 0, n), s)
         self.state["t"] = np.where(quiet, self.decay * t + np.maximum(n, 0), t)
-        self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
-
-    def direction_many(self, x: np.ndarray) -> np.ndarray:
-        up, down = self.sums(self._cols(x))
-        return np.where(up >= down, 1, -1)
+        self._keep(up, down)
 
 
-class RateCusum(Batched):
+class RateCusum(TwoSidedCusum):
     """Two-sided CUSUM of successes of trials against a given rate per tick (a
     baseline's, e.g. the rest of the market's refund rate times this slice's own
     propensity): evidence for rho_drop x and rho_spike x that rate."""
@@ -182,16 +186,3 @@ class RateCusum(Batched):
 
         up = np.maximum(0.0, self.state["up"] + llr(p_up))
         return up, np.maximum(0.0, self.state["down"] + llr(p_dn))
-
-    def _score(self, cols: tuple[np.ndarray, ...]) -> np.ndarray:
-        up, down = self.sums(cols)
-        return squash(np.maximum(up, down), self.h)
-
-    def _learn(self, cols: tuple[np.ndarray, ...]) -> None:
-        up, down = self.sums(cols)
-        cap = 1.5 * self.h
-        self.state["up"], self.state["down"] = np.minimum(up, cap), np.minimum(down, cap)
-
-    def direction_many(self, x: np.ndarray) -> np.ndarray:
-        up, down = self.sums(self._cols(x))
-        return np.where(up >= down, 1, -1)
