@@ -110,19 +110,22 @@ def _has_non_string_value(buf: bytes) -> bool:
 
 def _only_known_non_strings(buf: bytes) -> bool:
     """True when every non-string value follows a key allowed to hold one. Conservative:
-    False only means "scan properly" (whitespace at a colon, a key at the very start)."""
+    False only means "scan properly" (whitespace at a colon, a key at the very start).
+
+    Only the colons are looked at (one pass over the buffer finds them), so the cost is
+    per colon, not per byte."""
     a = np.frombuffer(buf, dtype=np.uint8)
     if len(a) < 6:
         return False
-    mid, left, right = a[1:-1], a[:-2], a[2:]
-    colon = mid == _COLON
-    if (colon & ((left <= _SPACE) | (right <= _SPACE))).any():  # whitespace or control
+    at = np.flatnonzero(a[1:-1] == _COLON) + 1
+    left, right = a[at - 1], a[at + 1]
+    if ((left <= _SPACE) | (right <= _SPACE)).any():  # whitespace or control
         return False
-    cand = np.flatnonzero(colon & (left == _QUOTE) & (right != _QUOTE)) + 1
+    cand = at[(left == _QUOTE) & (right != _QUOTE)]
     if len(cand) and cand[0] < 4:
         return False
     sig = np.zeros(len(cand), dtype=np.uint32)
-    for back in (4, 3, 2, 1):
+    for back in (4, 3, 2, 1):  # the key's last four bytes, its closing quote included
         sig = (sig << 8) | a[cand - back]
     return bool(np.isin(sig, _NON_STRING_SIGS).all())
 
