@@ -211,3 +211,47 @@ def test_an_honest_heavy_returner_and_a_family_tablet_stay_approved():
     assert out[5].reasons[-1] == "sent the goods back in 5 of 5 earlier refunds (x0.60)"
     assert not any("earlier refunds" in r for r in out[2].reasons)  # from 3 refunds on
     assert "ring_refunds" in out[7].signals and out[7].risk < 0.6
+
+
+def test_a_journaled_checkpoint_writes_what_changed_and_restores_the_same_guard(tmp_path):
+    """The guard checkpoints as deltas; a guard restored from its whole state and the
+    deltas after it decides the rest of the stream as the one that never stopped."""
+    from warroom.participants import CheckpointedFile, Delta, Journaled
+
+    def journal(guard: RefundGuard, out: CheckpointedFile) -> Journaled:
+        return Journaled(
+            guard, guard.changes, guard.apply_changes, skip=("policy", "timings"), out=out
+        )
+
+    frame = decode(ring_stream(n_ring=8, honest=60))
+    half = frame.height // 2
+    clean = RefundGuard(load_policy())
+    expected = [d.output() for d in clean.process(frame)]
+
+    out = CheckpointedFile(tmp_path / "decisions.ndjson")
+    first = RefundGuard(load_policy())
+    part = journal(first, out)
+    part.start_fresh()
+    states: list[bytes | Delta] = []
+    decided = []
+    for start in range(0, half, 10):
+        batch = [d.output() for d in first.process(frame.slice(start, min(10, half - start)))]
+        decided.extend(batch)
+        out.write("".join(json.dumps(d) + "\n" for d in batch))
+        states.append(part.checkpoint_state())
+    out.write("written after the last checkpoint: cut back on restore\n")
+    assert isinstance(states[0], bytes) and any(isinstance(s, Delta) for s in states)
+    # a delta holds what changed in its batches, not the whole book
+    assert max(len(s.data) for s in states if isinstance(s, Delta)) < len(states[0]) * 2
+    whole_at = max(i for i, s in enumerate(states) if isinstance(s, bytes))
+    deltas = [s.data for s in states[whole_at + 1 :] if isinstance(s, Delta)]
+
+    second = RefundGuard(load_policy())
+    journal(second, out).restore_state(states[whole_at], deltas)  # type: ignore[arg-type]
+    assert second.book.buyers == first.book.buyers
+    assert list(second.book.orders) == list(first.book.orders)
+    assert second.graph.users_of == first.graph.users_of
+    rest = [d.output() for d in second.process(frame.slice(half))]
+    assert decided + rest == expected
+    lines = (tmp_path / "decisions.ndjson").read_text().splitlines()
+    assert [json.loads(x) for x in lines] == decided

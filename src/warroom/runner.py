@@ -86,11 +86,11 @@ class Runner:
         """Checkpoint `participant` with the engine from now on; on a resumed run, give
         it back its state from the last checkpoint. True when it was restored."""
         self.participants[name] = participant
-        state = self.store.load_participant(name) if self.resumed else None
-        if state is None:
+        saved = self.store.load_participant(name) if self.resumed else None
+        if saved is None:
             participant.start_fresh()
             return False
-        participant.restore_state(state)
+        participant.restore_state(*saved)
         return True
 
     def run(self, progress: Progress | None = None) -> RunSummary:

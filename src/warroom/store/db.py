@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from warroom.engine.rollup import Part
 from warroom.engine.runs import Run
+from warroom.participants import Delta
 
 metadata = sa.MetaData()
 meta_t = sa.Table(
@@ -77,6 +78,15 @@ participant_t = sa.Table(
     sa.Column("name", sa.String, primary_key=True),
     sa.Column("state", sa.LargeBinary, nullable=False),
 )
+# A journaled participant's changes since its last full state, in order: its checkpoint
+# costs what changed, not all it holds (a guard's book grows all day).
+participant_log_t = sa.Table(
+    "participant_log",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("delta", sa.LargeBinary, nullable=False),
+)
 late_t = sa.Table(
     "late",
     metadata,
@@ -112,7 +122,7 @@ class Commit:
     cells: dict[int, list[pl.DataFrame]]
     quarantined: list[dict[str, Any]]
     late: list[dict[str, Any]]
-    participants: dict[str, bytes] = field(default_factory=dict)
+    participants: dict[str, bytes | Delta] = field(default_factory=dict)
     new_parts: list[Part] = field(default_factory=list)
     dropped_parts: list[int] = field(default_factory=list)
 
@@ -148,10 +158,16 @@ class Store:
             return None
         return Checkpoint(row.source, row.offset, row.line, row.complete, row.state)
 
-    def load_participant(self, name: str) -> bytes | None:
+    def load_participant(self, name: str) -> tuple[bytes, list[bytes]] | None:
+        """A participant's last full state and the deltas written after it, in order."""
         with self.engine.connect() as c:
             q = sa.select(participant_t.c.state).where(participant_t.c.name == name)
-            return c.execute(q).scalar()
+            state = c.execute(q).scalar()
+            if state is None:
+                return None
+            log = participant_log_t.c
+            q = sa.select(log.delta).where(log.name == name).order_by(log.seq)
+            return state, list(c.execute(q).scalars())
 
     def load_parts(self) -> dict[int, Part]:
         with self.engine.connect() as c:
@@ -192,8 +208,7 @@ class Store:
             if cp.late:
                 c.execute(sa.insert(late_t), cp.late)
             for name, state in cp.participants.items():
-                c.execute(sa.delete(participant_t).where(participant_t.c.name == name))
-                c.execute(sa.insert(participant_t).values(name=name, state=state))
+                _write_participant(c, name, state)
             c.execute(sa.delete(checkpoint_t))
             c.execute(
                 sa.insert(checkpoint_t).values(
@@ -264,3 +279,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def _write_participant(c: sa.Connection, name: str, state: bytes | Delta) -> None:
+    """A full state replaces the participant's state and journal; a delta is appended."""
+    log = participant_log_t.c
+    if isinstance(state, Delta):
+        last = sa.select(sa.func.max(log.seq)).where(log.name == name)
+        seq = (c.execute(last).scalar() or 0) + 1
+        c.execute(sa.insert(participant_log_t).values(name=name, seq=seq, delta=state.data))
+        return
+    c.execute(sa.delete(participant_log_t).where(log.name == name))
+    c.execute(sa.delete(participant_t).where(participant_t.c.name == name))
+    c.execute(sa.insert(participant_t).values(name=name, state=state))

@@ -121,6 +121,14 @@ class RefundGuard:
                     self.timings.append(perf_counter_ns() - t0)
         return out
 
+    def changes(self) -> dict[str, Any]:
+        """What the book and the link graph changed since the last call (a checkpoint)."""
+        return {"book": self.book.changes(), "graph": self.graph.changes()}
+
+    def apply_changes(self, changes: dict[str, Any]) -> None:
+        self.book.apply(changes["book"])
+        self.graph.apply(changes["graph"])
+
     def decide(self, f: RefundFacts) -> Decision:
         """Decide one refund, then remember it."""
         self.graph.add(f.user, f.device, f.address)

@@ -10,6 +10,8 @@ as a union-find would; the search is bounded by `max_component`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from warroom.guards.refunds.policy import Links
 
 DEVICE, ADDRESS = 0, 1
@@ -23,6 +25,8 @@ class LinkGraph:
         # decision's reasons (and the accounts a bounded search reaches) would too.
         self.users_of: dict[tuple[int, str], dict[str, None]] = {}  # identifier -> accounts
         self.ids_of: dict[str, dict[tuple[int, str], None]] = {}  # account -> identifiers
+        self._changed_ids: dict[tuple[int, str], None] = {}  # since `changes()`
+        self._changed_users: dict[str, None] = {}
 
     def add(self, user: str, device: str | None, address: str | None) -> None:
         for key in ((DEVICE, device), (ADDRESS, address)):
@@ -34,6 +38,22 @@ class LinkGraph:
             if user not in users:
                 users[user] = None
                 self.ids_of.setdefault(user, {})[key] = None  # type: ignore[index]
+                self._changed_ids[key] = None  # type: ignore[index]
+                self._changed_users[user] = None
+
+    def changes(self) -> dict[str, dict[Any, Any]]:
+        """The identifiers' and accounts' entries changed since the last call (whole
+        entries, in first-change order)."""
+        out = {
+            "users_of": {k: self.users_of[k] for k in self._changed_ids},
+            "ids_of": {u: self.ids_of[u] for u in self._changed_users},
+        }
+        self._changed_ids, self._changed_users = {}, {}
+        return out
+
+    def apply(self, changes: dict[str, dict[Any, Any]]) -> None:
+        self.users_of.update(changes["users_of"])
+        self.ids_of.update(changes["ids_of"])
 
     def weight(self, key: tuple[int, str]) -> float:
         """The weight of the links an identifier makes between its accounts."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from sys import intern
+from typing import Any
 
 VELOCITY_KEPT = 32  # recent refund times kept per buyer (velocity saturates well below)
 
@@ -32,12 +33,30 @@ class BuyerBook:
     def __init__(self) -> None:
         self.buyers: dict[str, Buyer] = {}
         self.orders: dict[str, Order] = {}
+        # keys changed since `changes()` was last called (dicts: insertion-ordered sets)
+        self._changed_buyers: dict[str, None] = {}
+        self._changed_orders: dict[str, None] = {}
 
     def buyer(self, user: str, ts: int) -> Buyer:
         b = self.buyers.get(user)
         if b is None:
             b = self.buyers[user] = Buyer(first_ts=ts)
+        self._changed_buyers[user] = None  # every caller changes it
         return b
+
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """The buyers and orders changed since the last call, in first-change order (new
+        keys in the order they were added, so applying them keeps the dicts' order)."""
+        out = {
+            "buyers": {k: self.buyers[k] for k in self._changed_buyers},
+            "orders": {k: self.orders[k] for k in self._changed_orders},
+        }
+        self._changed_buyers, self._changed_orders = {}, {}
+        return out
+
+    def apply(self, changes: dict[str, dict[str, Any]]) -> None:
+        self.buyers.update(changes["buyers"])
+        self.orders.update(changes["orders"])
 
     def add_order(self, order_id: str, user: str, ts: int, category: str) -> None:
         if order_id in self.orders:
@@ -45,12 +64,14 @@ class BuyerBook:
         # one string per buyer and category, not one per order (a third of the memory)
         user, category = intern(user), intern(category)
         self.orders[order_id] = Order(ts, user, category)
+        self._changed_orders[order_id] = None
         self.buyer(user, ts).orders += 1
 
     def add_shipment(self, order_id: str, status: str) -> None:
         o = self.orders.get(order_id)
-        if o is not None and status in ("shipped", "delivered", "returned"):
+        if o is not None and status in ("shipped", "delivered", "returned") and not o.shipped:
             o.shipped = True
+            self._changed_orders[order_id] = None
 
     def add_refund(self, user: str, ts: int, returned: bool = False) -> None:
         b = self.buyer(user, ts)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from warroom.guards.refunds.decider import Decision, RefundGuard
 from warroom.guards.refunds.policy import Policy
-from warroom.participants import CheckpointedFile, Pickled
+from warroom.participants import CheckpointedFile, Journaled
 
 
 class TextOut(Protocol):
@@ -99,5 +99,9 @@ def attach_run(
     guard = attach(runner, policy, out=fh, sink=sink)
     # The guard's book and link graph checkpoint with the engine (its policy and
     # timings are settings, not state), and the decisions file with them.
-    runner.join("refunds", Pickled(guard, skip=("policy", "timings"), out=fh))
+    # Journaled: the book grows all day, so each checkpoint writes only what changed.
+    runner.join(
+        "refunds",
+        Journaled(guard, guard.changes, guard.apply_changes, skip=("policy", "timings"), out=fh),
+    )
     return guard
