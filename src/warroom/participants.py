@@ -10,8 +10,8 @@ file ends byte-equal to a clean run's.
 A participant whose state grows all day (a guard's book of buyers and orders) gives a
 `Delta` instead, what changed since its previous checkpoint, which the store appends to
 its journal; it gives its whole state again once the journal outgrows the last whole
-state, so a checkpoint costs about what changed and a resume reads at most twice the
-state.
+state several times over, so a checkpoint costs about what changed and a resume reads
+a bounded multiple of the state.
 """
 
 from __future__ import annotations
@@ -104,6 +104,12 @@ class Pickled:
             self.out.restore_state(saved["file"])
 
 
+# The whole state is written again once the journal since it is this many times its size:
+# when nearly every change is new state (a day of new orders), a lower factor pickles the
+# growing whole too often; a resume reads at most (1 + factor) times the state.
+JOURNAL_FACTOR = 3
+
+
 class Journaled:
     """A participant that checkpoints what changed: `changes()` gives (and forgets) the
     changes since it was last asked, `apply(changes)` folds them into restored state.
@@ -125,7 +131,7 @@ class Journaled:
     def checkpoint_state(self) -> bytes | Delta:
         changes = self.changes()  # forgets them, whole state or not
         file_state = self.out.checkpoint_state() if self.out is not None else None
-        if self._whole_bytes == 0 or self._journal_bytes > self._whole_bytes:
+        if self._whole_bytes == 0 or self._journal_bytes > JOURNAL_FACTOR * self._whole_bytes:
             whole = pickle.dumps({"attrs": self.attrs.checkpoint_state(), "file": file_state})
             self._whole_bytes, self._journal_bytes = len(whole), 0
             return whole

@@ -44,19 +44,31 @@ class BuyerBook:
         self._changed_buyers[user] = None  # every caller changes it
         return b
 
-    def changes(self) -> dict[str, dict[str, Any]]:
+    def changes(self) -> dict[str, dict[str, tuple[Any, ...]]]:
         """The buyers and orders changed since the last call, in first-change order (new
-        keys in the order they were added, so applying them keeps the dicts' order)."""
+        keys in the order they were added, so applying them keeps the dicts' order), as
+        plain tuples: they pickle several times faster than slotted dataclasses."""
+        buyers, orders = self.buyers, self.orders
         out = {
-            "buyers": {k: self.buyers[k] for k in self._changed_buyers},
-            "orders": {k: self.orders[k] for k in self._changed_orders},
+            "buyers": {
+                k: (b.first_ts, b.orders, b.refunds, b.returned, b.last_refund_ts, b.recent)
+                for k in self._changed_buyers
+                for b in (buyers[k],)
+            },
+            "orders": {
+                k: (o.ts, o.user, o.category, o.shipped)
+                for k in self._changed_orders
+                for o in (orders[k],)
+            },
         }
         self._changed_buyers, self._changed_orders = {}, {}
         return out
 
-    def apply(self, changes: dict[str, dict[str, Any]]) -> None:
-        self.buyers.update(changes["buyers"])
-        self.orders.update(changes["orders"])
+    def apply(self, changes: dict[str, dict[str, tuple[Any, ...]]]) -> None:
+        for k, (first_ts, n, refunds, returned, last, recent) in changes["buyers"].items():
+            self.buyers[k] = Buyer(first_ts, n, refunds, returned, last, list(recent))
+        for k, (ts, user, category, shipped) in changes["orders"].items():
+            self.orders[k] = Order(ts, intern(user), intern(category), shipped)
 
     def add_order(self, order_id: str, user: str, ts: int, category: str) -> None:
         if order_id in self.orders:
