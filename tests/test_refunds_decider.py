@@ -219,9 +219,7 @@ def test_a_journaled_checkpoint_writes_what_changed_and_restores_the_same_guard(
     from warroom.participants import CheckpointedFile, Delta, Journaled
 
     def journal(guard: RefundGuard, out: CheckpointedFile) -> Journaled:
-        return Journaled(
-            guard, guard.changes, guard.apply_changes, skip=("policy", "timings"), out=out
-        )
+        return Journaled(guard.changes, guard.everything, guard.apply_changes, out=out)
 
     frame = decode(ring_stream(n_ring=8, honest=300))
     half = frame.height // 2

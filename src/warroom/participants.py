@@ -111,20 +111,18 @@ JOURNAL_FACTOR = 3
 
 
 class Journaled:
-    """A participant that checkpoints what changed: `changes()` gives (and forgets) the
-    changes since it was last asked, `apply(changes)` folds them into restored state.
-    Whole states are the object's pickled attributes, as `Pickled` makes them."""
+    """A participant that checkpoints what changed. `changes()` gives (and forgets) the
+    changes since it was last asked; `everything()` gives the whole state in the same
+    form; `apply(changes)` folds either into the state, which starts empty."""
 
     def __init__(
         self,
-        obj: Any,
         changes: Callable[[], Any],
+        everything: Callable[[], Any],
         apply: Callable[[Any], None],
-        skip: tuple[str, ...] = (),
         out: CheckpointedFile | None = None,
     ) -> None:
-        self.attrs = Pickled(obj, skip)  # the file's length goes with every state
-        self.changes, self.apply, self.out = changes, apply, out
+        self.changes, self.everything, self.apply, self.out = changes, everything, apply, out
         self._whole_bytes = 0  # size of the last whole state
         self._journal_bytes = 0  # deltas written since
 
@@ -132,7 +130,7 @@ class Journaled:
         changes = self.changes()  # forgets them, whole state or not
         file_state = self.out.checkpoint_state() if self.out is not None else None
         if self._whole_bytes == 0 or self._journal_bytes > JOURNAL_FACTOR * self._whole_bytes:
-            whole = pickle.dumps({"attrs": self.attrs.checkpoint_state(), "file": file_state})
+            whole = pickle.dumps({"changes": self.everything(), "file": file_state}, protocol=5)
             self._whole_bytes, self._journal_bytes = len(whole), 0
             return whole
         delta = pickle.dumps({"changes": changes, "file": file_state}, protocol=5)
@@ -140,15 +138,12 @@ class Journaled:
         return Delta(delta)
 
     def restore_state(self, state: bytes, deltas: list[bytes] | None = None) -> None:
-        whole = pickle.loads(state)
-        self.attrs.restore_state(whole["attrs"])
-        file_state = whole["file"]
-        self._whole_bytes, self._journal_bytes = len(state), 0
-        for raw in deltas or []:
-            delta = pickle.loads(raw)
-            self.apply(delta["changes"])
-            file_state = delta["file"]
-            self._journal_bytes += len(raw)
+        file_state = None
+        for raw in [state, *(deltas or [])]:
+            saved = pickle.loads(raw)
+            self.apply(saved["changes"])
+            file_state = saved["file"]
+        self._whole_bytes, self._journal_bytes = len(state), sum(map(len, deltas or []))
         if self.out is not None and file_state is not None:
             self.out.restore_state(file_state)
         self.changes()  # what the restore itself changed is already on disk

@@ -125,6 +125,10 @@ class RefundGuard:
         """What the book and the link graph changed since the last call (a checkpoint)."""
         return {"book": self.book.changes(), "graph": self.graph.changes()}
 
+    def everything(self) -> dict[str, Any]:
+        """The book and the graph whole, in the form of `changes()`."""
+        return {"book": self.book.everything(), "graph": self.graph.everything()}
+
     def apply_changes(self, changes: dict[str, Any]) -> None:
         self.book.apply(changes["book"])
         self.graph.apply(changes["graph"])

@@ -51,6 +51,10 @@ class LinkGraph:
         self._changed_ids, self._changed_users = {}, {}
         return out
 
+    def everything(self) -> dict[str, dict[Any, Any]]:
+        """The whole graph in the form of `changes()`."""
+        return {"users_of": self.users_of, "ids_of": self.ids_of}
+
     def apply(self, changes: dict[str, dict[Any, Any]]) -> None:
         self.users_of.update(changes["users_of"])
         self.ids_of.update(changes["ids_of"])

@@ -102,6 +102,6 @@ def attach_run(
     # Journaled: the book grows all day, so each checkpoint writes only what changed.
     runner.join(
         "refunds",
-        Journaled(guard, guard.changes, guard.apply_changes, skip=("policy", "timings"), out=fh),
+        Journaled(guard.changes, guard.everything, guard.apply_changes, out=fh),
     )
     return guard
