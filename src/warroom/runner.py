@@ -81,6 +81,8 @@ class Runner:
         elif opts.catalog is not None:
             self.engine.set_catalog(load_catalog_categories(opts.catalog))
         self.resumed = cp is not None
+        # windows before this are final and in the store (the server's watch saves up to it)
+        self.committed_closed_before = self.engine.closed_before
 
     def join(self, name: str, participant: Participant) -> bool:
         """Checkpoint `participant` with the engine from now on; on a resumed run, give
@@ -151,6 +153,7 @@ class Runner:
             if frames
         }
         self.store.commit(p)
+        self.committed_closed_before = self.engine.closed_before
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []

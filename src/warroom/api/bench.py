@@ -28,6 +28,7 @@ from warroom.browser import CHROMIUM, HEADLESS_ARGS
 T0 = 1_762_790_400_000
 RATES = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556}}
 ARGS = list(HEADLESS_ARGS)
+SENDERS = 4  # concurrent POSTs: a producer waits for its ack (group commit) before the next
 REGIONS = ("CN-GD", "CN-ZJ", "CN-JS", "CN-SH", "CN-BJ", "US-CA")
 
 
@@ -122,7 +123,7 @@ def load(server: Server, rate: int, seconds: float, batch_records: int) -> dict[
                 sent[k] = time.time() * 1000
                 client.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
+    threads = [threading.Thread(target=worker) for _ in range(SENDERS)]
     for t in threads:
         t.start()
     for t in threads:

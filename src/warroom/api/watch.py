@@ -8,7 +8,12 @@ delays neither ingest, nor the watch, nor the API, which all share the book's lo
 Everything runs in event time, as in `warroom run --alerts-out`.
 
 After a restart the book (alerts, history, silences) and the notification log come
-back from the store; the watch's baselines start cold, from the checkpoint on.
+back from the store, and so does the watch: its state is saved every `SAVE_EVERY_S`
+seconds (only up to seconds whose cells a checkpoint has committed), and on start it is
+restored and fed the stored 1-second cells after it, so its baselines are warm and the
+alerts it would have raised in between are raised again (the book drops the ones it
+already holds: alert ids are deterministic). Saved state older than the stored cells
+(pruned past the 1-second retention) is not used: the watch then starts cold.
 
 The campaigns' planned curves (the campaign book, kept in the store's meta table by
 the API or `campaigns load`) tell the watch what surge to expect; they are read again
@@ -37,6 +42,7 @@ from warroom.detect.pipeline import Watch, WatchConfig
 from warroom.engine.engine import SECOND, StepResult
 from warroom.notify.nflog import NotificationLog
 from warroom.notify.sender import Sender
+from warroom.participants import Pickled
 from warroom.runner import Runner
 
 log = logging.getLogger("warroom.watch")
@@ -44,6 +50,10 @@ _STOP = object()
 # without --alerts-config: group by alert name and scope, notify nobody (book and wall only)
 DEFAULT_ROUTE = Route("default", group_by=("alertname", "region", "method"))
 PLANS_EVERY_S = 5.0
+SAVE_EVERY_S = 10.0  # wall seconds between saves of the watch's state
+STATE_NAME = "server-watch"  # its row in the store's participant_state table
+# What a saved watch leaves out: callbacks into this process and its settings.
+_NOT_STATE = ("sink", "on_second", "config")
 CAMPAIGNS_META = "campaigns"  # campaigns/service.py's key
 
 
@@ -75,6 +85,8 @@ class ServerWatch:
         self.outcomes: deque[dict[str, Any]] = deque(maxlen=500)
         self._plans_raw: str | None = None
         self._plans_at = float("-inf")
+        self._saved_at = time.monotonic()
+        self.restored_through: int | None = None  # last second judged before a restart
         self._threads = [
             threading.Thread(target=self._loop, name="warroom-watch", daemon=True),
             threading.Thread(target=self._notify_loop, name="warroom-notify", daemon=True),
@@ -99,14 +111,59 @@ class ServerWatch:
         self.runner.on_step = on_step
 
     def start(self) -> None:
+        self.warm_up()
         for t in self._threads:
             t.start()
+
+    # -- state across restarts ----------------------------------------------------
+    def warm_up(self) -> int:
+        """Restore the saved watch and judge the stored seconds after it (before the
+        writer starts). Returns the seconds caught up on; 0 when it starts cold."""
+        saved = self.runner.store.load_participant(STATE_NAME)
+        if saved is None:
+            return 0
+        fresh = Watch(self.watch.sink, self.watch.config, self.watch.on_second)
+        try:
+            Pickled(fresh, skip=_NOT_STATE).restore_state(saved[0])
+        except Exception:  # another version's state: a cold watch beats no watch
+            log.exception("the saved watch state is unreadable; the watch starts cold")
+            return 0
+        last = fresh.last_win
+        if last is None:
+            return 0
+        earliest = self.runner.store.first_window(SECOND)
+        if earliest is not None and earliest > last + SECOND:  # pruned since it was saved
+            log.warning("the saved watch predates the stored seconds; it starts cold")
+            return 0
+        self.watch = fresh
+        self.restored_through = last
+        self.refresh_plans(force=True)
+        cells = self.runner.store.cells(SECOND, t0=last + SECOND)
+        if cells.height == 0:
+            return 0
+        self.watch.process(cells.sort("win", "gset", "k1", "k2"))
+        return cells["win"].n_unique()
+
+    def save_state(self) -> None:
+        """Save the watch, if every second it has judged is in a committed checkpoint
+        (a crash loses uncommitted seconds, which are then judged again)."""
+        last = self.watch.last_win
+        if last is None or last >= self.runner.committed_closed_before:
+            return
+        state = Pickled(self.watch, skip=_NOT_STATE).checkpoint_state()
+        assert isinstance(state, bytes)
+        self.runner.store.save_participant(STATE_NAME, state)
+        self._saved_at = time.monotonic()
 
     def stop(self) -> None:
         for t, q in zip(self._threads, (self.steps, self.batches), strict=True):
             if t.is_alive():
                 q.put(_STOP)
                 t.join(timeout=30)
+        try:
+            self.save_state()  # the writer has stopped and checkpointed: all committed
+        except Exception:
+            log.exception("saving the watch's state failed")
 
     def idle(self) -> bool:
         """Every queued step judged and every due notification sent."""
@@ -119,6 +176,8 @@ class ServerWatch:
                 return
             try:
                 self.process(item)
+                if time.monotonic() - self._saved_at >= SAVE_EVERY_S:
+                    self.save_state()
             except Exception:  # one bad second must not end the watch
                 self.failed += 1
                 log.exception("the watch failed on a step")

@@ -169,6 +169,11 @@ class Store:
             q = sa.select(log.delta).where(log.name == name).order_by(log.seq)
             return state, list(c.execute(q).scalars())
 
+    def save_participant(self, name: str, state: bytes) -> None:
+        """A state saved outside a checkpoint (the server's watch saves its own)."""
+        with self.engine.begin() as c:
+            _write_participant(c, name, state)
+
     def load_parts(self) -> dict[int, Part]:
         with self.engine.connect() as c:
             rows = c.execute(sa.select(rollup_parts_t)).all()
@@ -244,6 +249,12 @@ class Store:
         if t1 is not None:
             out = out.filter(pl.col("win") <= t1)
         return out
+
+    def first_window(self, period_ms: int) -> int | None:
+        """The earliest window start stored for a period (None: no cells)."""
+        q = sa.select(sa.func.min(segments_t.c.t0)).where(segments_t.c.period_ms == period_ms)
+        with self.engine.connect() as c:
+            return c.execute(q).scalar()
 
     def prune_segments(self, period_ms: int, before: int) -> None:
         with self.engine.begin() as c:
