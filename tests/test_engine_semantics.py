@@ -129,3 +129,23 @@ def test_each_step_hands_on_its_records_without_duplicates_but_with_late_ones(
     assert step.records["pos"].to_list() == [1, 2, 4]
     assert step.records["order_id"].to_list() == ["o1", "o2", "o3"]
     assert step.late is not None and step.late["pos"].to_list() == [4]
+
+
+def test_attribution_holds_across_batches_whose_lines_restart_at_one(rates: RatesTable) -> None:
+    """HTTP ingest decodes every batch from line 1. An order late in one batch, and its
+    payment in the next whose early line closes the payment's window, must still be
+    attributed: arrival order is the engine's sequence number, not the line."""
+    from warroom.contract.decode import Decoder
+    from warroom.engine.engine import SECOND, Engine
+
+    decoder, engine = Decoder(rates), Engine(EngineConfig(lateness_ms=1_000))
+    first = [order(i, T0 + i) for i in range(1, 200)]  # order o199 is line 199
+    second = [payment(199, T0 + 300), order(500, T0 + 5_000)]  # line 2 closes T0's window
+    cells = []
+    for lines in (first, second):
+        step = engine.process(decoder.decode_ndjson(b"\n".join(lines), 1))
+        cells.extend(c for period, c in step.cells.items() if period == SECOND)
+    cells.extend(c for period, c in engine.flush().cells.items() if period == SECOND)
+    labelled = engine.label(pl.concat(cells))
+    assert cell(labelled, T0, 1, "CN-ZJ", "pay_attempts") == 1  # gset 1: region
+    assert cell(labelled, T0, 1, "unknown", "pay_attempts") == 0

@@ -69,7 +69,8 @@ class StepResult:
     late: pl.DataFrame | None = None  # pos, id, kind, ts of records past the lateness
     # The batch's parsed sku_change records that are not duplicates: what the guards read.
     sku_changes: list[dict[str, Any]] = field(default_factory=list)
-    decoded: pl.DataFrame | None = field(default=None, repr=False)  # the batch, as decoded
+    # the batch, as decoded, with each record's `seq` (its place in the whole input)
+    decoded: pl.DataFrame | None = field(default=None, repr=False)
     fresh: np.ndarray | None = field(default=None, repr=False)  # mask: not a duplicate
 
     @cached_property
@@ -86,6 +87,10 @@ class Engine:
         self.config = config or EngineConfig()
         self.max_ts = NEVER
         self.closed_before = NEVER  # every window starting before this is final
+        # Records decoded so far: a record's sequence number is its place in the whole
+        # input. Positions (`pos`) are line numbers of one source, and restart at 1 in
+        # every HTTP batch, so they cannot say whether an order came before a record.
+        self.seq = 0
         self.counters = Counters()
         self.dicts = {d: Dictionary() for d in DIMS}
         # the latest earlier occurrence of an id; the first line of an order
@@ -105,6 +110,8 @@ class Engine:
         rows = self._rows(batch.frame)
         n = rows.height
         ts, pos = rows["ts"].to_numpy(), rows["pos"].to_numpy()
+        seq = self.seq + np.arange(n, dtype=np.int64)
+        self.seq += n
         lateness = self.config.lateness_ms
         high = np.maximum(np.maximum.accumulate(ts), self.max_ts)
         w_after = np.maximum(high - lateness, self.closed_before)
@@ -116,7 +123,7 @@ class Engine:
         late = ~dup & (ts // SECOND * SECOND + SECOND <= w_before)
         fresh = ~dup
         self.seen.add(rows["id_hash"].to_numpy()[fresh], {"ts": ts[fresh]})
-        self._index_orders(rows, fresh)
+        self._index_orders(rows, fresh, seq)
         accepted = fresh & ~late
         self.counters.duplicates += int(dup.sum())
         self.counters.late += int(late.sum())
@@ -128,12 +135,12 @@ class Engine:
         result = StepResult(
             late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
             sku_changes=_fresh_changes(batch.sku_changes, pos[dup]),
-            decoded=batch.frame,
+            decoded=batch.frame.with_columns(seq=pl.Series(seq)),
             fresh=fresh,
         )
         closed = int(w_after[-1]) // SECOND * SECOND
         if closed > self.closed_before:
-            result.cells = self._finalise(closed, w_after, pos)
+            result.cells = self._finalise(closed, w_after, seq)
         self.seen.evict(int(w_after[-1]) - self.config.dedup_horizon_ms)
         self.orders.evict(int(w_after[-1]) - self.config.order_horizon_ms)
         del n
@@ -199,7 +206,7 @@ class Engine:
         prior_ts = np.where(repeat, np.maximum(prior_ts, ts[first_at]), prior_ts)
         return (found | repeat) & (prior_ts >= w_before - self.config.dedup_horizon_ms)
 
-    def _index_orders(self, rows: pl.DataFrame, fresh: np.ndarray) -> None:
+    def _index_orders(self, rows: pl.DataFrame, fresh: np.ndarray, seq: np.ndarray) -> None:
         is_order = (rows["kind"].to_numpy() == cube.KIND_ORDER) & fresh
         if not is_order.any():
             return
@@ -207,21 +214,21 @@ class Engine:
         self.orders.add(
             placed["order_hash"].to_numpy(),
             {
-                "seq": placed["pos"].to_numpy(),
+                "seq": seq[is_order],
                 "ts": placed["ts"].to_numpy(),
                 **{d: placed[d].to_numpy() for d in ORDER_DIMS},
             },
         )
 
     def _finalise(
-        self, closed: int, w_after: np.ndarray | None, pos: np.ndarray | None, end: bool = False
+        self, closed: int, w_after: np.ndarray | None, seq: np.ndarray | None, end: bool = False
     ) -> dict[int, pl.DataFrame]:
         out: dict[int, pl.DataFrame] = {}
         if self.pending is not None and self.pending.height:
             done = self.pending.filter(pl.col("win") < closed)
             self.pending = self.pending.filter(pl.col("win") >= closed)
             if done.height:
-                done = self._attribute(done, w_after, pos)
+                done = self._attribute(done, w_after, seq)
                 cells, users = cube.aggregate(done)
                 minute = users.with_columns(pl.col("win") // MINUTE * MINUTE)
                 self.rollups[MINUTE].add(cells, hll.registers(minute, list(KEY_COLS)))
@@ -238,19 +245,19 @@ class Engine:
         return out
 
     def _attribute(
-        self, done: pl.DataFrame, w_after: np.ndarray | None, pos: np.ndarray | None
+        self, done: pl.DataFrame, w_after: np.ndarray | None, seq: np.ndarray | None
     ) -> pl.DataFrame:
         kind = done["kind"].to_numpy()
         need = np.isin(kind, _ATTRIBUTED)
         if not need.any():
             return done
         found, payload = self.orders.lookup(done["order_hash"].to_numpy()[need])
-        if w_after is None or pos is None:
+        if w_after is None or seq is None:
             limit = np.full(int(need.sum()), FOREVER)
-        else:  # the position at which each row's window closed
+        else:  # the sequence number of the record at which each row's window closed
             ends = done["win"].to_numpy()[need] + SECOND
-            at = np.minimum(np.searchsorted(w_after, ends, side="left"), len(pos) - 1)
-            limit = pos[at]
+            at = np.minimum(np.searchsorted(w_after, ends, side="left"), len(seq) - 1)
+            limit = seq[at]
         ok = found & (payload.get("seq", np.zeros(0, np.int64)) <= limit) if found.any() else found
         idx = np.flatnonzero(need)
         updates = {}
@@ -303,6 +310,7 @@ class Engine:
                 "config": self.config.as_dict(),
                 "max_ts": self.max_ts,
                 "closed_before": self.closed_before,
+                "seq": self.seq,
                 "counters": self.counters,
                 "dicts": {d: v.values for d, v in self.dicts.items()},
                 "sku_category": self.sku_category,
@@ -319,6 +327,10 @@ class Engine:
     def restore(self, blob: bytes, runs: dict[int, Run], parts: dict[int, Part]) -> None:
         st = pickle.loads(blob)
         self.max_ts, self.closed_before = st["max_ts"], st["closed_before"]
+        order_runs = [runs[i] for i in st["runs"]["orders"]]
+        # a state written before sequence numbers: go on after the largest position
+        # the order index holds (positions of a file replay grow with its input)
+        self.seq = st.get("seq", 1 + max((int(r.cols["seq"].max()) for r in order_runs), default=0))
         self.counters = st["counters"]
         self.dicts = {d: Dictionary(list(v)) for d, v in st["dicts"].items()}
         self.sku_category = st["sku_category"]

@@ -17,8 +17,10 @@ from warroom.guards.catalog.finding import Finding, OrderLine
 from warroom.guards.catalog.snapshot import CatalogState
 
 ORDER, REFUND, SHIPMENT = 0, 2, 3
+# `seq` names an order line: its place in the whole input (a line number restarts in
+# every HTTP batch, so two lines of different batches could share one)
 COLS = (
-    "pos",
+    "seq",
     "kind",
     "ts",
     "order_id",
@@ -71,7 +73,7 @@ class Blast:
         wanted = list(self.by_sku) if skus is None else skus
         orders = frame.filter((pl.col("kind") == ORDER) & pl.col("sku_id").is_in(wanted))
         for pos, ts, order, merchant, sku, qty, attrs, value in orders.select(
-            "pos", "ts", "order_id", "merchant_id", "sku_id", "quantity", "sku_attrs", "value_base"
+            "seq", "ts", "order_id", "merchant_id", "sku_id", "quantity", "sku_attrs", "value_base"
         ).iter_rows():
             for finding in self.by_sku.get(sku, []):
                 hit = finding.skus.get(sku)
