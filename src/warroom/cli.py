@@ -374,12 +374,16 @@ def bench_web(
     tick: Annotated[float, typer.Option(help="Stream tick of the server, seconds.")] = 1.0,
     clients: Annotated[int, typer.Option(help="SSE clients for the fan-out run.")] = 200,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8099,
+    batch: Annotated[
+        int, typer.Option(help="Records per POST (0: a tenth of the rate, 1,000 to 50,000).")
+    ] = 0,
+    senders: Annotated[int, typer.Option(help="Concurrent POSTs.")] = 4,
 ) -> None:
     """Event -> visible on the wall (Chromium) at given ingest rates; SSE fan-out."""
     from warroom.api.bench import fanout, latency
 
     for rate in (int(float(r)) for r in rates.split(",") if r):
-        err.print_json(json.dumps(latency(rate, seconds, tick, port)))
+        err.print_json(json.dumps(latency(rate, seconds, tick, port, batch, senders)))
     if clients:
         err.print_json(json.dumps(fanout(clients, seconds, port)))
 

@@ -20,14 +20,14 @@ from typing import Any
 import polars as pl
 import psutil
 
-from warroom.contract.decode import DecodedBatch, Decoder
+from warroom.contract.decode import DecodedBatch, Decoder, Quarantined
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, METRIC_COLS
 from warroom.engine.engine import SECOND, Counters, Engine, StepResult
 from warroom.errors import StateError
 from warroom.participants import Participant
-from warroom.sources import files
+from warroom.sources import coalesce, files
 from warroom.store.db import Commit, Store
 
 Progress = Callable[[int, Counters], None]  # (position reached, counters)
@@ -135,6 +135,24 @@ class Runner:
             self.offset, self.line = position
         return step
 
+    def feed_many(
+        self, batches: list[tuple[DecodedBatch, str]], position: tuple[int, int] | None = None
+    ) -> list[coalesce.Outcome]:
+        """Batches from outside `run`, in order, as one engine step (the server's writer
+        takes every batch waiting in its queue at once: a step has a fixed cost). Each
+        batch's quarantined and late records are kept with its own source and lines;
+        returns what became of each batch's records."""
+        decoded = [b for b, _ in batches]
+        combined, spans = coalesce.combine(decoded)
+        step = self.engine.process(combined)
+        self._collect(None, step)
+        results = coalesce.outcomes(decoded, spans, step)
+        for (batch, source), result in zip(batches, results, strict=True):
+            self._keep_bad(batch.quarantined, result.late_rows, source)
+        if position is not None:
+            self.offset, self.line = position
+        return results
+
     def checkpoint(self, complete: bool) -> None:
         p = self._pending
         p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
@@ -196,29 +214,29 @@ class Runner:
         self, batch: DecodedBatch | None, step: StepResult, source: str | None = None
     ) -> None:
         p = self._pending
-        source = source or self.opts.events
         for period, cells in step.cells.items():
             p.cells.setdefault(period, []).append(cells)
         if batch is not None:
-            p.quarantined.extend(
-                {"source": source, "line": q.line, "reason": q.reason, "raw": q.raw}
-                for q in batch.quarantined
-            )
-        if step.late is not None and step.late.height:
-            from warroom.contract.rules import RECORD_TYPES
-
-            p.late.extend(
-                {
-                    "source": source,
-                    "line": pos,
-                    "id": rid,
-                    "type": RECORD_TYPES[kind],
-                    "ts": ts,
-                }
-                for pos, rid, kind, ts in step.late.iter_rows()
-            )
+            late = list(step.late.iter_rows()) if step.late is not None else []
+            self._keep_bad(batch.quarantined, late, source or self.opts.events)
         if self.on_step is not None:
             self.on_step(step)
+
+    def _keep_bad(
+        self, quarantined: list[Quarantined], late: list[tuple[int, str, int, int]], source: str
+    ) -> None:
+        """Quarantined and late records, for the next checkpoint, with their source."""
+        from warroom.contract.rules import RECORD_TYPES
+
+        p = self._pending
+        p.quarantined.extend(
+            {"source": source, "line": q.line, "reason": q.reason, "raw": q.raw}
+            for q in quarantined
+        )
+        p.late.extend(
+            {"source": source, "line": pos, "id": rid, "type": RECORD_TYPES[kind], "ts": ts}
+            for pos, rid, kind, ts in late
+        )
 
     def _rates(self) -> RatesTable:
         stored = self.store.get_meta("rates")

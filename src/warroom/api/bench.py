@@ -99,7 +99,9 @@ class Server:
         self.proc.wait(timeout=20)
 
 
-def load(server: Server, rate: int, seconds: float, batch_records: int) -> dict[str, Any]:
+def load(
+    server: Server, rate: int, seconds: float, batch_records: int, senders: int = SENDERS
+) -> dict[str, Any]:
     """Post `rate` records/s (if the server keeps up) for `seconds`; k -> send time."""
     sent: dict[int, float] = {}
     per_second = max(1, rate // batch_records)
@@ -123,7 +125,7 @@ def load(server: Server, rate: int, seconds: float, batch_records: int) -> dict[
                 sent[k] = time.time() * 1000
                 client.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
 
-    threads = [threading.Thread(target=worker) for _ in range(SENDERS)]
+    threads = [threading.Thread(target=worker) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
@@ -132,7 +134,9 @@ def load(server: Server, rate: int, seconds: float, batch_records: int) -> dict[
     return {"sent": sent, "records": len(sent) * batch_records, "seconds": elapsed}
 
 
-def latency(rate: int, seconds: float, tick: float, port: int) -> dict[str, Any]:
+def latency(
+    rate: int, seconds: float, tick: float, port: int, batch: int = 0, senders: int = SENDERS
+) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     server = Server(port, tick)
@@ -142,8 +146,8 @@ def latency(rate: int, seconds: float, tick: float, port: int) -> dict[str, Any]
             page = browser.new_page(viewport={"width": 1920, "height": 1080})
             page.goto(f"{server.url}/")
             page.wait_for_function("window.__wall.frames > 0", timeout=30_000)
-            batch_records = min(max(rate // 10, 1000), 50_000)
-            run = load(server, rate, seconds, batch_records)
+            batch_records = batch or min(max(rate // 10, 1000), 50_000)
+            run = load(server, rate, seconds, batch_records, senders)
             time.sleep(8 + tick)  # let the last windows show
             log = page.evaluate("window.__wall.log")
             browser.close()
@@ -163,6 +167,8 @@ def latency(rate: int, seconds: float, tick: float, port: int) -> dict[str, Any]
         "target_per_s": rate,
         "achieved_per_s": run["records"] / run["seconds"],
         "tick_s": tick,
+        "batch_records": batch_records,
+        "senders": senders,
         "windows": len(arr),
         "p50_s": float(np.percentile(arr, 50)) if len(arr) else float("nan"),
         "p99_s": float(np.percentile(arr, 99)) if len(arr) else float("nan"),

@@ -5,6 +5,10 @@ feeds them to the Runner's engine in arrival order. An ingest request is answere
 after a checkpoint holding its records has committed (group commit: one checkpoint for
 all requests waiting), so an acknowledged record survives a crash and is never counted
 twice when the client retries (its id is in the checkpointed dedup index).
+
+The writer takes every batch waiting in its queue (up to `COALESCE_ROWS` records) as
+one engine step (`Runner.feed_many`, sources/coalesce.py): a step has a fixed cost, and
+many small requests otherwise paid it each. Every request still gets its own counts.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.contract.decode import DecodedBatch
@@ -24,6 +28,8 @@ from warroom.sources import files
 
 log = logging.getLogger("warroom.pipeline")
 _STOP = object()
+# Records the writer takes from its queue as one engine step (see sources/coalesce.py).
+COALESCE_ROWS = 200_000
 
 
 @dataclass
@@ -57,6 +63,7 @@ class Pipeline:
         self.jobs: queue.Queue[Any] = queue.Queue(maxsize=256)
         self.last_step_wall = 0.0  # wall time of the last batch processed
         self.last_commit_wall = 0.0
+        self.steps = 0  # engine steps taken (each may hold several queued batches)
         self._checkpoint_cost = 0.0  # seconds the last checkpoint took
         self._writer = threading.Thread(target=self._loop, name="warroom-writer", daemon=True)
         self._feeder: threading.Thread | None = None
@@ -109,17 +116,14 @@ class Pipeline:
         waiting: list[tuple[Future[IngestResult], IngestResult]] = []
         last_commit = time.monotonic()
         dirty = False
-        while True:
-            try:
-                job = self.jobs.get(timeout=0.05)
-            except queue.Empty:
-                job = None
-            if job is _STOP:
-                break
-            if job is not None:
-                result = self._process(job)
+        stopping = False
+        while not stopping:
+            jobs, stopping = self._take()
+            if jobs:
                 dirty = True
-                if job.done is not None:
+                for job, result in zip(jobs, self._process(jobs), strict=True):
+                    if job.done is None:
+                        continue
                     if isinstance(result, BaseException):
                         _settle(job.done, error=result)
                     else:
@@ -139,25 +143,47 @@ class Pipeline:
         for done, result in waiting:
             _settle(done, result)
 
-    def _process(self, job: _Job) -> IngestResult | BaseException:
-        before = asdict(self.runner.engine.counters)
+    def _take(self) -> tuple[list[_Job], bool]:
+        """The next job and every job already waiting behind it (up to `COALESCE_ROWS`
+        records), to go through the engine as one step; True once told to stop."""
         try:
-            self.runner.feed(job.batch, job.source, job.position)
-        except Exception as exc:  # a bug must not stop the writer; the caller gets a 500
-            log.exception("batch %s failed", job.source)
-            return exc
+            first = self.jobs.get(timeout=0.05)
+        except queue.Empty:
+            return [], False
+        if first is _STOP:
+            return [], True
+        jobs, rows = [first], first.batch.frame.height
+        while rows < COALESCE_ROWS:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP:
+                return jobs, True
+            jobs.append(job)
+            rows += job.batch.frame.height
+        return jobs, False
+
+    def _process(self, jobs: list[_Job]) -> list[IngestResult | BaseException]:
+        try:
+            outcomes = self.runner.feed_many([(j.batch, j.source) for j in jobs], jobs[-1].position)
+        except Exception as exc:  # a bug must not stop the writer; the callers get a 500
+            log.exception("batches %s failed", [j.source for j in jobs])
+            return [exc] * len(jobs)
         self.last_step_wall = time.time()
-        after = asdict(self.runner.engine.counters)
-        delta = {k: after[k] - before[k] for k in after}
-        return IngestResult(
-            batch=job.batch_id,
-            records=delta["read"],
-            accepted=delta["accepted"],
-            quarantined=delta["quarantined"],
-            duplicates=delta["duplicates"],
-            late=delta["late"],
-            reasons=[{"line": q.line, "reason": q.reason} for q in job.batch.quarantined[:20]],
-        )
+        self.steps += 1
+        return [
+            IngestResult(
+                batch=job.batch_id,
+                records=o.records,
+                accepted=o.accepted,
+                quarantined=o.quarantined,
+                duplicates=o.duplicates,
+                late=o.late,
+                reasons=[{"line": q.line, "reason": q.reason} for q in job.batch.quarantined[:20]],
+            )
+            for job, o in zip(jobs, outcomes, strict=True)
+        ]
 
     def _checkpoint(self) -> BaseException | None:
         started = time.monotonic()
