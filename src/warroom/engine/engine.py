@@ -268,26 +268,26 @@ class Engine:
         return done.with_columns(**{d: pl.Series(v, dtype=pl.Int32) for d, v in updates.items()})
 
     def label(self, cells: pl.DataFrame) -> pl.DataFrame:
-        """Cells with k1/k2 as the dimension values (strings), sorted by key."""
-        parts = []
-        for gid, gset in enumerate(GSETS):
-            part = cells.filter(pl.col("gset") == gid)
-            if part.height == 0:
-                continue
-            k1 = (
-                self.dicts[gset[0]].decode(part["k1"])
-                if gset
-                else pl.repeat("", part.height, eager=True)
-            )
-            k2 = (
-                self.dicts[gset[1]].decode(part["k2"])
-                if len(gset) > 1
-                else pl.repeat("", part.height, eager=True)
-            )
-            parts.append(part.with_columns(k1=k1.cast(pl.String), k2=k2.cast(pl.String)))
-        if not parts:
+        """Cells with k1/k2 as the dimension values (strings), sorted by key.
+
+        Every dictionary's values sit in one table, each dimension from its own offset,
+        so each key column is one gather (a filter and two gathers per grouping set
+        cost three times as much)."""
+        if cells.height == 0:
             return cells
-        return pl.concat(parts).select(*KEY_COLS, *METRIC_COLS).sort(list(KEY_COLS))
+        table, offset = [""], {}
+        for d in DIMS:
+            offset[d] = len(table)
+            table.extend(self.dicts[d].values)
+        strings = pl.Series(table, dtype=pl.String)
+        gset = cells["gset"].to_numpy().astype(np.int64)
+        keys = {}
+        for i, col in enumerate(("k1", "k2")):
+            # offset of the dimension at key position i in each grouping set; -1: none
+            off = np.asarray([offset[g[i]] if len(g) > i else -1 for g in GSETS], np.int64)
+            at = off[gset]
+            keys[col] = strings.gather(np.where(at >= 0, at + cells[col].to_numpy(), 0))
+        return cells.with_columns(**keys).select(*KEY_COLS, *METRIC_COLS).sort(list(KEY_COLS))
 
     def set_catalog(self, sku_category: dict[str, str]) -> None:
         self.sku_category = dict(sku_category)
