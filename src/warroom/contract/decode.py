@@ -258,7 +258,9 @@ class Decoder:
             ts_ms=parse_ts_column(df["ts"]),
             _row=pl.Series(rows),
         )
-        df = df.with_columns(_reason=self._rules)
+        # lazily: the optimiser computes each record type's test once for all its
+        # rules (common subexpressions), where the eager call evaluated it per rule
+        df = df.lazy().with_columns(_reason=self._rules).collect()
         df = self._money(df)
         bad = df.filter(pl.col("_reason").is_not_null())
         for pos, row, reason in bad.select("pos", "_row", "_reason").iter_rows():
