@@ -173,6 +173,9 @@ class Decoder:
     def __init__(self, rates: RatesTable) -> None:
         self.rates = rates
         self._digits = {code: r.digits for code, r in rates.rates.items()}
+        self._codes = list(self._digits)  # a currency's index: its code in the Enum
+        self._codes_enum = pl.Enum(self._codes)
+        self._code_digits = np.asarray(list(self._digits.values()), dtype=np.int64)
         # every rule of EVENTS.md as one expression, built once (~1 ms: a fixed cost
         # per batch that small HTTP batches would feel)
         self._rules = self._rule_reasons()
@@ -363,27 +366,24 @@ class Decoder:
         value_base = np.zeros(n, dtype=np.int64)
         if priced.any():
             idx = np.flatnonzero(priced)
-            sub = df[idx]
+            sub = df.select("unit_price", "amount", "currency", "quantity", "type")[idx]
             x = sub.select(pl.coalesce("unit_price", "amount")).to_series().to_numpy()
-            cur = sub["currency"].to_numpy().astype(str)
-            digits = (
-                np.asarray([self._digits[c] for c in cur], dtype=np.int64)
-                if len(set(cur)) > 1
-                else np.full(len(cur), self._digits[cur[0]], dtype=np.int64)
-            )
+            # the rules refused unknown codes, so every priced row's code is in the Enum
+            cur = sub["currency"].cast(self._codes_enum).to_physical().to_numpy()
+            digits = self._code_digits[cur]
             minor, exact = money.to_minor(x.astype(np.float64), digits)
             qty = sub["quantity"].fill_null(1).to_numpy()
-            minor = np.where(sub["type"].to_numpy() == "order", minor * qty, minor)
+            minor = np.where((sub["type"] == "order").to_numpy(), minor * qty, minor)
             ok = np.flatnonzero(exact)
             value_minor[idx[ok]] = minor[ok]
-            value_base[idx[ok]] = money.to_base(minor[ok], cur[ok], self.rates)
+            value_base[idx[ok]] = money.to_base(minor[ok], cur[ok], self._codes, self.rates)
             if len(ok) < len(idx):
                 reasons: list[str | None] = [None] * n
                 types = sub["type"].to_numpy()
                 for j in np.flatnonzero(~exact):
                     reasons[idx[j]] = (
                         f"{MONEY_FIELD[types[j]]} has more minor digits than "
-                        f"{cur[j]} allows ({digits[j]})"
+                        f"{self._codes[cur[j]]} allows ({digits[j]})"
                     )
                 df = df.with_columns(
                     _reason=pl.coalesce(pl.col("_reason"), pl.Series(reasons, dtype=pl.String))

@@ -24,12 +24,15 @@ def to_minor(x: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.where(ok, k, 0).astype(np.int64), ok
 
 
-def to_base(value_minor: np.ndarray, currency: np.ndarray, rates: RatesTable) -> np.ndarray:
-    """Each value (minor units of its own currency) in base minor units, half-even."""
+def to_base(
+    value_minor: np.ndarray, currency: np.ndarray, codes: list[str], rates: RatesTable
+) -> np.ndarray:
+    """Each value (minor units of its own currency) in base minor units, half-even.
+    `currency` holds indexes into `codes` (integers compare far faster than strings)."""
     out = np.zeros(len(value_minor), dtype=np.int64)
     bd = rates.base_digits
     for code in np.unique(currency):
-        rate = rates.rates[str(code)]
+        rate = rates.rates[codes[int(code)]]
         idx = np.flatnonzero(currency == code)
         v = value_minor[idx]
         mul = rate.num * 10**bd
