@@ -238,8 +238,9 @@ class Engine:
         rolled = self.rollups[MINUTE].close(until)
         if rolled is not None:
             out[MINUTE], sketch = rolled
+            assert sketch is not None
             self.rollups[HOUR].add(out[MINUTE], sketch)  # hours are made of closed minutes
-        rolled = self.rollups[HOUR].close(until)
+        rolled = self.rollups[HOUR].close(until, keep_sketch=False)
         if rolled is not None:
             out[HOUR] = rolled[0]
         return out

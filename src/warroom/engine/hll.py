@@ -36,6 +36,17 @@ def merge(parts: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
 
 def estimate(sparse: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """(keys..., buyers) from sparse registers, with the small-range correction."""
+    return _estimated(sparse.lazy(), keys).collect()
+
+
+def estimate_merged(parts: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    """`estimate(merge(parts))` in one streaming query, without the merged registers
+    in memory (an hour's close, whose registers nothing reads afterwards)."""
+    merged = pl.concat([p.lazy() for p in parts]).group_by([*keys, "reg"]).agg(pl.col("rank").max())
+    return _estimated(merged, keys).collect(engine="streaming")
+
+
+def _estimated(sparse: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     est = sparse.group_by(keys).agg(
         present=pl.len(),
         inv=(pl.lit(2.0) ** (-pl.col("rank").cast(pl.Float64))).sum(),

@@ -85,9 +85,12 @@ class Rollup:
                 _merged_cells(self.parts), hll.merge([p.sketch for p in self.parts], _KEYS)
             )
 
-    def close(self, closed_before_ms: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-        """Rolled-up cells, and their registers, of every period that ends at or before
-        `closed_before_ms`."""
+    def close(
+        self, closed_before_ms: int, keep_sketch: bool = True
+    ) -> tuple[pl.DataFrame, pl.DataFrame | None] | None:
+        """Rolled-up cells, and their registers (None unless `keep_sketch`: the hours',
+        which nothing reads, are never held merged), of every period that ends at or
+        before `closed_before_ms`."""
         if not self.parts or self.oldest is None or self.oldest + self.period_ms > closed_before_ms:
             return None
         # Part by part, so that a part wholly closed or wholly open is not copied: the
@@ -116,9 +119,13 @@ class Rollup:
         wins = [int(p.cells["win"].min()) for p in self.parts if p.cells.height]  # type: ignore[arg-type]
         self.oldest = min(wins) if wins else None
         ready = pl.concat(done_cells).group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
-        closed_sketch = hll.merge(done_sketch, _KEYS)
-        del done_sketch
-        buyers = hll.estimate(closed_sketch, _KEYS)
+        closed_sketch = hll.merge(done_sketch, _KEYS) if keep_sketch else None
+        if closed_sketch is not None:
+            del done_sketch
+            buyers = hll.estimate(closed_sketch, _KEYS)
+        else:
+            buyers = hll.estimate_merged(done_sketch, _KEYS)
+            del done_sketch
         out = (
             ready.drop("buyers")
             .join(buyers, on=_KEYS, how="left")
