@@ -237,6 +237,7 @@ def test_a_journaled_checkpoint_writes_what_changed_and_restores_the_same_guard(
         decided.extend(batch)
         out.write("".join(json.dumps(d) + "\n" for d in batch))
         states.append(part.checkpoint_state())
+        part.committed()  # as the runner says after its transaction
     out.write("written after the last checkpoint: cut back on restore\n")
     kinds = ["whole" if isinstance(s, bytes) else "delta" for s in states]
     # deltas, then the whole state again once the journal outgrew it, then deltas
@@ -255,3 +256,29 @@ def test_a_journaled_checkpoint_writes_what_changed_and_restores_the_same_guard(
     assert decided + rest == expected
     lines = (tmp_path / "decisions.ndjson").read_text().splitlines()
     assert [json.loads(x) for x in lines] == decided
+
+
+def test_after_a_failed_checkpoint_the_journal_writes_the_whole_state():
+    """A delta whose checkpoint did not commit is lost; its changes are already
+    forgotten, so the next state must be whole, not a delta missing them."""
+    from warroom.participants import Delta, Journaled
+
+    guard = RefundGuard(load_policy())
+    part = Journaled(guard.changes, guard.everything, guard.apply_changes)
+    part.start_fresh()
+    frame = decode(ring_stream(n_ring=8, honest=30))
+    third = frame.height // 3
+    guard.process(frame.slice(0, third))
+    assert isinstance(part.checkpoint_state(), bytes)
+    part.committed()
+    guard.process(frame.slice(third, third))
+    assert isinstance(part.checkpoint_state(), Delta)  # ... and its commit fails
+    guard.process(frame.slice(2 * third))
+    whole = part.checkpoint_state()
+    assert isinstance(whole, bytes)
+    restored = RefundGuard(load_policy())
+    Journaled(restored.changes, restored.everything, restored.apply_changes).restore_state(
+        whole, []
+    )
+    assert list(restored.book.orders) == list(guard.book.orders)
+    assert restored.book.buyers == guard.book.buyers

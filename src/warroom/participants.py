@@ -125,11 +125,21 @@ class Journaled:
         self.changes, self.everything, self.apply, self.out = changes, everything, apply, out
         self._whole_bytes = 0  # size of the last whole state
         self._journal_bytes = 0  # deltas written since
+        # A state handed out but not yet known committed: if its checkpoint failed, the
+        # changes in it are forgotten here but not on disk, so the next is whole.
+        self._unconfirmed = False
+
+    def committed(self) -> None:
+        """The runner's checkpoint holding the last state given has committed."""
+        self._unconfirmed = False
 
     def checkpoint_state(self) -> bytes | Delta:
         changes = self.changes()  # forgets them, whole state or not
         file_state = self.out.checkpoint_state() if self.out is not None else None
-        if self._whole_bytes == 0 or self._journal_bytes > JOURNAL_FACTOR * self._whole_bytes:
+        whole_due = self._journal_bytes > JOURNAL_FACTOR * self._whole_bytes
+        lost = self._unconfirmed
+        self._unconfirmed = True
+        if self._whole_bytes == 0 or whole_due or lost:
             whole = pickle.dumps({"changes": self.everything(), "file": file_state}, protocol=5)
             self._whole_bytes, self._journal_bytes = len(whole), 0
             return whole

@@ -172,6 +172,10 @@ class Runner:
         }
         self.store.commit(p)
         self.committed_closed_before = self.engine.closed_before
+        for part in self.participants.values():
+            confirm = getattr(part, "committed", None)  # Journaled: its delta is on disk
+            if confirm is not None:
+                confirm()
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []
