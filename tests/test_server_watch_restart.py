@@ -1,6 +1,6 @@
 """The server's watch survives a restart: saved state plus the stored seconds after it.
 
-In process, without HTTP: batches go through `Runner.feed` and checkpoints as the
+In process, without HTTP: batches go through `Runner.feed_many` and checkpoints as the
 server's writer sends them, and the watch's queued seconds are judged in order. A
 "crash" drops the runner and the watch without stopping them.
 """
@@ -42,7 +42,7 @@ def _feed(runner: Runner, server: ServerWatch, day: Path, stop_after: int | None
     for chunk in chunks:
         assert chunk.data is not None
         batch = runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
-        runner.feed(batch, "http", (chunk.end_offset, chunk.end_line))
+        runner.feed_many([(batch, "http")], (chunk.end_offset, chunk.end_line))
         runner.checkpoint(complete=False)
         while not server.steps.empty():
             server.process(server.steps.get())

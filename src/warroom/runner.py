@@ -124,17 +124,6 @@ class Runner:
         c = self.engine.counters
         return RunSummary(c, elapsed, peak, resumed, (c.read - 0) / elapsed if elapsed else 0.0)
 
-    def feed(
-        self, batch: DecodedBatch, source: str, position: tuple[int, int] | None = None
-    ) -> StepResult:
-        """One batch from outside `run` (the server's HTTP ingest and live demo), committed
-        with the next `checkpoint`; `position` is the (offset, line) reached in the input."""
-        step = self.engine.process(batch)
-        self._collect(batch, step, source)
-        if position is not None:
-            self.offset, self.line = position
-        return step
-
     def feed_many(
         self, batches: list[tuple[DecodedBatch, str]], position: tuple[int, int] | None = None
     ) -> list[coalesce.Outcome]:
