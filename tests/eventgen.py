@@ -183,3 +183,42 @@ def reference_local(events: list[Ev]) -> dict[tuple[int, str], dict[str, int]]:
         elif d["type"] == "refund":
             cell["refund_amount_local"] += int(Decimal(str(d["amount"])) * scale)
     return {k: v for k, v in out.items() if any(v.values())}
+
+
+# One record of each kind used by the hand-made streams (bytes: one NDJSON line).
+def order(i: int, ts: int, region: str = "CN-ZJ", price: float = 10.0) -> bytes:
+    return json.dumps(
+        {
+            "type": "order",
+            "id": f"o-{i}",
+            "ts": ts,
+            "order_id": f"o{i}",
+            "user_id": "u",
+            "merchant_id": "m",
+            "item_id": "i",
+            "sku_id": "s",
+            "category": "c",
+            "region": region,
+            "country": region[:2],
+            "channel": "app",
+            "quantity": 1,
+            "unit_price": price,
+            "currency": "CNY",
+        }
+    ).encode()
+
+
+def payment(i: int, ts: int, status: str = "succeeded") -> bytes:
+    return json.dumps(
+        {
+            "type": "payment",
+            "id": f"p-{i}",
+            "ts": ts,
+            "order_id": f"o{i}",
+            "user_id": "u",
+            "status": status,
+            "method": "card",
+            "amount": 10.0,
+            "currency": "CNY",
+        }
+    ).encode()

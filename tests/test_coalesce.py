@@ -6,13 +6,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from eventgen import T0, order, payment
 from warroom.runner import Runner, RunOptions
 from warroom.store.dump import dump
 
-T0 = 1_794_326_400_000
 
-
-def visit(i: int, ts: int) -> str:
+def visit(i: int, ts: int) -> bytes:
     return json.dumps(
         {
             "type": "visit",
@@ -24,59 +23,21 @@ def visit(i: int, ts: int) -> str:
             "channel": "app",
             "page": "home",
         }
-    )
-
-
-def order(i: int, ts: int) -> str:
-    return json.dumps(
-        {
-            "type": "order",
-            "id": f"o-{i}",
-            "ts": ts,
-            "order_id": f"O{i}",
-            "user_id": f"u{i % 7}",
-            "merchant_id": "m1",
-            "item_id": "i1",
-            "sku_id": "s1",
-            "category": "c1",
-            "region": "CN-ZJ",
-            "country": "CN",
-            "channel": "app",
-            "quantity": 1,
-            "unit_price": 12.5,
-            "currency": "CNY",
-        }
-    )
-
-
-def payment(i: int, ts: int) -> str:
-    return json.dumps(
-        {
-            "type": "payment",
-            "id": f"p-{i}",
-            "ts": ts,
-            "order_id": f"O{i}",
-            "user_id": f"u{i % 7}",
-            "method": "card",
-            "status": "succeeded",
-            "amount": 12.5,
-            "currency": "CNY",
-        }
-    )
+    ).encode()
 
 
 BODIES = [
-    "\n".join([*(visit(i, T0 + 100 * i) for i in range(40)), order(1, T0 + 200)]),
-    "\n".join(
+    b"\n".join([*(visit(i, T0 + 100 * i) for i in range(40)), order(1, T0 + 200)]),
+    b"\n".join(
         [
             visit(3, T0 + 300),  # a duplicate of the first batch's line 4
-            "{not json",  # quarantined, line 2
-            "",  # a blank line
+            b"{not json",  # quarantined, line 2
+            b"",  # a blank line
             payment(1, T0 + 7_000),
             visit(100, T0 + 12_000),
         ]
     ),
-    "\n".join([visit(101, T0 + 1_000), order(2, T0 + 12_500), visit(102, T0 + 20_000)]),
+    b"\n".join([visit(101, T0 + 1_000), order(2, T0 + 12_500), visit(102, T0 + 20_000)]),
 ]
 
 
@@ -85,7 +46,7 @@ def _runner(path: Path) -> Runner:
 
 
 def _decode(runner: Runner) -> list:
-    return [runner.decoder.decode_ndjson(b.encode(), 1) for b in BODIES]
+    return [runner.decoder.decode_ndjson(b, 1) for b in BODIES]
 
 
 def test_batches_in_one_step_equal_batches_one_by_one(tmp_path: Path) -> None:

@@ -2,53 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 
 from conftest import run_engine
+from eventgen import order, payment
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 
 T0 = 1_794_326_400_000
-
-
-def order(i: int, ts: int, region: str = "CN-ZJ", price: float = 10.0) -> bytes:
-    return json.dumps(
-        {
-            "type": "order",
-            "id": f"o-{i}",
-            "ts": ts,
-            "order_id": f"o{i}",
-            "user_id": "u",
-            "merchant_id": "m",
-            "item_id": "i",
-            "sku_id": "s",
-            "category": "c",
-            "region": region,
-            "country": region[:2],
-            "channel": "app",
-            "quantity": 1,
-            "unit_price": price,
-            "currency": "CNY",
-        }
-    ).encode()
-
-
-def payment(i: int, ts: int, status: str = "succeeded") -> bytes:
-    return json.dumps(
-        {
-            "type": "payment",
-            "id": f"p-{i}",
-            "ts": ts,
-            "order_id": f"o{i}",
-            "user_id": "u",
-            "status": status,
-            "method": "card",
-            "amount": 10.0,
-            "currency": "CNY",
-        }
-    ).encode()
 
 
 def cell(cells: pl.DataFrame, win: int, gset: int, k1: str, col: str) -> int:

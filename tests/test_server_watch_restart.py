@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from warroom.api.watch import ServerWatch
+from warroom.detect.pipeline import NOT_STATE
 from warroom.runner import Runner, RunOptions
 from warroom.sim import SimConfig, simulate
 from warroom.sources import files
@@ -57,11 +58,7 @@ def _state(server: ServerWatch) -> dict[str, object]:
     frame pickles by its chunks, a frozenset in its insertion history's order)."""
     watch = server.watch
     index = watch.index
-    pickled = {
-        k: pickle.dumps(v)
-        for k, v in vars(watch).items()
-        if k not in ("sink", "on_second", "config", "index")
-    }
+    pickled = {k: pickle.dumps(v) for k, v in vars(watch).items() if k not in (*NOT_STATE, "index")}
     out: dict[str, object] = {**pickled}
     out["index"] = (index.known.rows(), index.scopes, index.gset, index.unknown.tolist())
     return out

@@ -63,7 +63,6 @@ class Pipeline:
         self.jobs: queue.Queue[Any] = queue.Queue(maxsize=256)
         self.last_step_wall = 0.0  # wall time of the last batch processed
         self.last_commit_wall = 0.0
-        self.steps = 0  # engine steps taken (each may hold several queued batches)
         self._checkpoint_cost = 0.0  # seconds the last checkpoint took
         self._writer = threading.Thread(target=self._loop, name="warroom-writer", daemon=True)
         self._feeder: threading.Thread | None = None
@@ -171,7 +170,6 @@ class Pipeline:
             log.exception("batches %s failed", [j.source for j in jobs])
             return [exc] * len(jobs)
         self.last_step_wall = time.time()
-        self.steps += 1
         return [
             IngestResult(
                 batch=job.batch_id,

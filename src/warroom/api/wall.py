@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from warroom.engine.cube import GSET_ID
+from warroom.engine.cube import CURRENCY_SUMS, GSET_ID
 from warroom.engine.engine import MINUTE, SECOND
 from warroom.series.metrics import format_money
 from warroom.store.db import Store
@@ -37,16 +37,6 @@ POINT = ("gmv", "orders", "pay_attempts", "pay_successes", "refunds", "visits")
 DIM_COLS = ("gmv", "orders", "pay_attempts", "pay_successes", "refunds")
 TOP_DIMS = ("region", "country", "category", "channel", "method", "campaign")
 MONEY = {"gmv", "pay_amount", "refund_amount"}
-# per currency: base-currency sums beside the same sums in the currency's own minor units
-CURRENCY_COLS = (
-    "gmv",
-    "gmv_local",
-    "pay_amount",
-    "pay_amount_local",
-    "refund_amount",
-    "refund_amount_local",
-    "orders",
-)
 PROVINCES_KEPT = 40  # every province of the China map (34 codes), with room to spare
 ABROAD_KEPT = 12  # overseas regions listed beside the world map
 
@@ -81,7 +71,7 @@ class LiveWall:
         per_currency = (
             cells.filter(pl.col("gset") == GSET_ID[("currency",)])
             .group_by("k1")
-            .agg(pl.col(c).sum() for c in CURRENCY_COLS)
+            .agg(pl.col(c).sum() for c in CURRENCY_SUMS)
         )
         with self.lock:
             for row in market.iter_rows(named=True):
@@ -102,7 +92,7 @@ class LiveWall:
                 if row["k1"] == "unknown":  # visits carry no currency
                     continue
                 counter = self.currencies.setdefault(row["k1"], Counter())
-                counter.update({c: row[c] for c in CURRENCY_COLS})
+                counter.update({c: row[c] for c in CURRENCY_SUMS})
             self.points = OrderedDict(sorted(self.points.items()))
             while len(self.points) > self.keep:
                 self.points.popitem(last=False)

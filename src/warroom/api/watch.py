@@ -38,7 +38,7 @@ from warroom.alerts.dispatch import Batch, Route
 from warroom.alerts.service import AlertBook
 from warroom.campaigns.model import CampaignFile
 from warroom.campaigns.watchplan import planned_curves
-from warroom.detect.pipeline import Watch, WatchConfig
+from warroom.detect.pipeline import NOT_STATE, Watch, WatchConfig
 from warroom.engine.engine import SECOND, StepResult
 from warroom.notify.nflog import NotificationLog
 from warroom.notify.sender import Sender
@@ -52,8 +52,6 @@ DEFAULT_ROUTE = Route("default", group_by=("alertname", "region", "method"))
 PLANS_EVERY_S = 5.0
 SAVE_EVERY_S = 10.0  # wall seconds between saves of the watch's state
 STATE_NAME = "server-watch"  # its row in the store's participant_state table
-# What a saved watch leaves out: callbacks into this process and its settings.
-_NOT_STATE = ("sink", "on_second", "config")
 CAMPAIGNS_META = "campaigns"  # campaigns/service.py's key
 
 
@@ -124,7 +122,7 @@ class ServerWatch:
             return 0
         fresh = Watch(self.watch.sink, self.watch.config, self.watch.on_second)
         try:
-            Pickled(fresh, skip=_NOT_STATE).restore_state(saved[0])
+            Pickled(fresh, skip=NOT_STATE).restore_state(saved[0])
         except Exception:  # another version's state: a cold watch beats no watch
             log.exception("the saved watch state is unreadable; the watch starts cold")
             return 0
@@ -150,7 +148,7 @@ class ServerWatch:
         last = self.watch.last_win
         if last is None or last >= self.runner.committed_closed_before:
             return
-        state = Pickled(self.watch, skip=_NOT_STATE).checkpoint_state()
+        state = Pickled(self.watch, skip=NOT_STATE).checkpoint_state()
         assert isinstance(state, bytes)
         self.runner.store.save_participant(STATE_NAME, state)
         self._saved_at = time.monotonic()

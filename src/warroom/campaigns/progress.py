@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from warroom.campaigns.model import Campaign, Clock, planned_share
+from warroom.engine.cube import CURRENCY_SUMS
 from warroom.series.metrics import format_money
 from warroom.series.query import QueryError, grouping_set
 from warroom.store.db import Store
@@ -31,16 +32,6 @@ SUMMED = ("gmv", "orders", "buyers", "visits", "refunds", "refund_amount", "sku_
 BUCKETS = (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600)  # seconds, for charts
 # the figure judged against the plan: the first target a campaign sets, in this order
 PRIMARY = ("gmv", "orders", "buyers")
-# per currency: base sums beside the sums in the currency's own minor units
-CURRENCY_SUMS = (
-    "gmv",
-    "gmv_local",
-    "pay_amount",
-    "pay_amount_local",
-    "refund_amount",
-    "refund_amount_local",
-    "orders",
-)
 
 
 @dataclass

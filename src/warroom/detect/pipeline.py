@@ -106,6 +106,10 @@ class WatchConfig:
     campaigns: list[PlannedCurve] = field(default_factory=list)  # planned campaign curves
 
 
+# What a checkpointed watch leaves out: callbacks into its process, and its settings.
+NOT_STATE = ("sink", "on_second", "config")
+
+
 @dataclass
 class Watch:
     sink: Sink
@@ -344,7 +348,7 @@ def attach(runner, path, campaigns: list[PlannedCurve] | None = None) -> Watch: 
 
     out = CheckpointedFile(path)
     watch = Watch(AlertLog(out), WatchConfig(campaigns=list(campaigns or [])))
-    runner.join("watch", Pickled(watch, skip=("sink", "on_second", "config"), out=out))
+    runner.join("watch", Pickled(watch, skip=NOT_STATE, out=out))
     previous = runner.on_step
 
     def on_step(step) -> None:  # type: ignore[no-untyped-def]

@@ -59,6 +59,17 @@ LAT_COLS: Final = tuple(f"lat_{i}" for i in range(len(LATENCY_BOUNDS_MS) + 1))
 # Money in the record's own currency's minor units: only in grouping sets that hold
 # `currency` (elsewhere 0: a sum across currencies means nothing).
 LOCAL_COLS: Final = ("gmv_local", "pay_amount_local", "refund_amount_local")
+# What a per-currency view sums: base-currency money beside the same money in the
+# currency's own minor units (the wall's panel, a campaign's breakdown).
+CURRENCY_SUMS: Final = (
+    "gmv",
+    "gmv_local",
+    "pay_amount",
+    "pay_amount_local",
+    "refund_amount",
+    "refund_amount_local",
+    "orders",
+)
 ADDITIVE: Final = (
     "gmv",
     "order_lines",

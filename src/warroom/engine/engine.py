@@ -69,17 +69,19 @@ class StepResult:
     late: pl.DataFrame | None = None  # pos, id, kind, ts of records past the lateness
     # The batch's parsed sku_change records that are not duplicates: what the guards read.
     sku_changes: list[dict[str, Any]] = field(default_factory=list)
-    # the batch, as decoded, with each record's `seq` (its place in the whole input)
-    decoded: pl.DataFrame | None = field(default=None, repr=False)
+    decoded: pl.DataFrame | None = field(default=None, repr=False)  # the batch, as decoded
     fresh: np.ndarray | None = field(default=None, repr=False)  # mask: not a duplicate
+    first_seq: int = 0  # the sequence number of the batch's first record
 
     @cached_property
     def records(self) -> pl.DataFrame | None:
         """The batch's records that are not duplicates (late ones included), as decoded,
-        in input order. Filtered on first use: a run with no guard never pays for it."""
+        in input order, each with its `seq` (its place in the whole input). Made on first
+        use: a run with no guard never pays for it."""
         if self.decoded is None or self.fresh is None:
             return None
-        return self.decoded.filter(pl.Series(self.fresh))
+        seq = pl.int_range(self.first_seq, self.first_seq + self.decoded.height, dtype=pl.Int64)
+        return self.decoded.with_columns(seq=seq).filter(pl.Series(self.fresh))
 
 
 class Engine:
@@ -135,15 +137,15 @@ class Engine:
         result = StepResult(
             late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
             sku_changes=_fresh_changes(batch.sku_changes, pos[dup]),
-            decoded=batch.frame.with_columns(seq=pl.Series(seq)),
+            decoded=batch.frame,
             fresh=fresh,
+            first_seq=int(seq[0]),
         )
         closed = int(w_after[-1]) // SECOND * SECOND
         if closed > self.closed_before:
             result.cells = self._finalise(closed, w_after, seq)
         self.seen.evict(int(w_after[-1]) - self.config.dedup_horizon_ms)
         self.orders.evict(int(w_after[-1]) - self.config.order_horizon_ms)
-        del n
         return result
 
     def flush(self) -> StepResult:

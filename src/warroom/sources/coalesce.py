@@ -1,8 +1,9 @@
 """Several decoded batches as one engine step, and each batch's own outcome after it.
 
-An engine step has a fixed cost (finalising windows over every grouping set, ~15-30 ms)
-whatever its size, so a server fed many small HTTP batches spent its time on that cost:
-100-record batches capped ingest at ~3,000 records/s. The server's writer therefore
+An engine step has a fixed cost (finalising windows over every grouping set) whatever
+its size, so a server fed many small HTTP batches spent its time on that cost: fed one
+by one in process, decode included, 100-record batches took 30 ms each (3,320 records/s)
+and 10,000-record ones 46 ms (219,000 records/s). The server's writer therefore
 takes every batch waiting in its queue as one step. The engine's output does not depend
 on how its input is cut into batches (tested), so this changes no figure.
 
