@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-slow lint bench clean web browser
 
-$(STAMP): pyproject.toml
+# The native NDJSON scanner (src/native) is built against Debian's simdjson with g++.
+$(STAMP): pyproject.toml setup.py src/native/ndjson_scan.cpp
+	test -f /usr/include/simdjson.h && command -v g++ >/dev/null || \
+		(apt-get update && apt-get install -y libsimdjson-dev g++)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -45,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/warroom bench
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache src/warroom/*.so

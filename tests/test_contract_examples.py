@@ -101,3 +101,19 @@ def test_wrong_json_types_name_the_field(rates: RatesTable) -> None:
         batch = Decoder(rates).decode_ndjson(line + b"\n" + good, 1)
         assert [q.reason for q in batch.quarantined] == [reason], line
         assert batch.frame.height == 1
+
+
+def test_an_order_too_large_to_count_exactly_is_quarantined(rates: RatesTable) -> None:
+    # 10**16 units at 9.99: past 2**53 minor units, where int64 money would also wrap
+    big = (
+        b'{"type":"order","id":"e-9","ts":1794326400123,"order_id":"o-9","user_id":"u-1",'
+        b'"merchant_id":"m-7","item_id":"i-10","sku_id":"s-101","category":"apparel",'
+        b'"region":"CN-ZJ","country":"CN","channel":"app","quantity":10000000000000000,'
+        b'"unit_price":9.99,"currency":"USD"}'
+    )
+    valid = (CONTRACT / "examples" / "valid.ndjson").read_bytes()
+    batch = Decoder(rates).decode_ndjson(big + b"\n" + valid, 1)
+    assert [(q.line, q.reason) for q in batch.quarantined] == [
+        (1, "order.unit_price x quantity must be below 2**53 minor units")
+    ]
+    assert batch.frame.height == 9

@@ -16,15 +16,17 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from warroom.contract import money
+from warroom.contract import money, native
 from warroom.contract.rates import RatesTable
 from warroom.contract.rules import (
     ENUMS,
     FIELDS,
     ID_MAX_LEN,
     KIND_CODE,
+    MINIMUM,
     MONEY_FIELD,
     NON_EMPTY,
+    PATTERN_TYPES,
     PATTERNS,
     RECORD_TYPES,
     REQUIRED,
@@ -69,6 +71,41 @@ SCHEMA: dict[str, pl.DataType] = {
     "page": S,
 }
 HASH_SEED = 0x5EED
+ORDER_TOO_LARGE = "order.unit_price x quantity must be below 2**53 minor units"
+# The normalised frame's ids hashed to u64 (dedup and joins), and the fields it keeps.
+_HASHES = (
+    pl.col("id").hash(HASH_SEED).alias("id_hash"),
+    pl.col("order_id").hash(HASH_SEED).alias("order_hash"),
+    pl.col("user_id").hash(HASH_SEED).alias("user_hash"),
+)
+_PASSED = (
+    "id",
+    "order_id",
+    "user_id",
+    "merchant_id",
+    "item_id",
+    "sku_id",
+    "category",
+    "region",
+    "country",
+    "channel",
+    "campaign",
+    "method",
+    "status",
+    "quantity",
+    "currency",
+    "latency_ms",
+    "error",
+    "refund_id",
+    "reason",
+    "return_shipped",
+    "device_id",
+    "address_id",
+    "sku_attrs",
+    "actor",
+    "page",
+    "carrier",
+)
 # polars quietly reads a JSON number (or object) in a string field as its text. Such
 # batches must go to the slow path, which names the field. A numpy pre-scan finds every
 # `":` whose value does not start with a quote and accepts the batch only when each one
@@ -179,6 +216,11 @@ class Decoder:
         # every rule of EVENTS.md as one expression, built once (~1 ms: a fixed cost
         # per batch that small HTTP batches would feel)
         self._rules = self._rule_reasons()
+        self._native = (
+            native.NativeScanner(SCHEMA, self._codes, list(self._digits.values()))
+            if native.available()
+            else None
+        )
 
     # -- entry points -------------------------------------------------------------
     def decode_ndjson(self, buf: bytes, first_line: int) -> DecodedBatch:
@@ -187,6 +229,44 @@ class Decoder:
             buf = buf[:-1]
         if not buf.strip():
             return DecodedBatch(frame=_empty_frame(), records=0)
+        if self._native is not None:
+            return self._decode_native(buf, first_line)
+        return self._decode_python(buf, first_line)
+
+    def _decode_native(self, buf: bytes, first_line: int) -> DecodedBatch:
+        """The scanner's lines, and the lines it defers decoded in Python, in line order."""
+        assert self._native is not None
+        scan = self._native.scan(buf, first_line)
+        value_base = np.zeros(len(scan.value_minor), dtype=np.int64)
+        priced = np.flatnonzero(scan.currency >= 0)
+        value_base[priced] = money.to_base(
+            scan.value_minor[priced], scan.currency[priced], self._codes, self.rates
+        )
+        frame = scan.frame.select(
+            "pos",
+            "kind",
+            "ts",
+            *_HASHES,
+            *_PASSED,
+            value_minor=pl.Series(scan.value_minor),
+            value_base=pl.Series(value_base),
+        )
+        if len(scan.deferred) == 0:
+            return DecodedBatch(frame, [], scan.records)
+        # The deferred lines as a batch of their own, numbered 1..k, then renumbered.
+        lines = buf.split(b"\n")
+        rest = self._decode_python(b"\n".join(lines[i] for i in scan.deferred), 1)
+        line_of = first_line + scan.deferred  # line k of `rest` is line_of[k - 1]
+        rest_frame = rest.frame.with_columns(pos=pl.Series(line_of[rest.frame["pos"] - 1]))
+        quarantined = [
+            Quarantined(int(line_of[q.line - 1]), q.raw, q.reason) for q in rest.quarantined
+        ]
+        for change in rest.sku_changes:
+            change["pos"] = int(line_of[change["pos"] - 1])
+        merged = pl.concat([frame, rest_frame]).sort("pos")
+        return DecodedBatch(merged, quarantined, scan.records, rest.sku_changes)
+
+    def _decode_python(self, buf: bytes, first_line: int) -> DecodedBatch:
         lines = LazyLines(buf)
         count = buf.count(b"\n") + 1
         quarantined: list[Quarantined] = []
@@ -320,20 +400,16 @@ class Decoder:
                             pl.lit(f"{rtype}.{name} must be {one_of(values)}")
                         )
                     )
-            if rtype in ("order", "visit"):
+            if rtype in PATTERN_TYPES:
                 for name, (pattern, words) in PATTERNS.items():
                     checks.append(
                         pl.when(is_t & ~pl.col(name).str.contains(pattern)).then(
                             pl.lit(f"{rtype}.{name} must be {words}")
                         )
                     )
+        for (rtype, name), (least, reason) in MINIMUM.items():
+            checks.append(pl.when((t == rtype) & (pl.col(name) < least)).then(pl.lit(reason)))
         checks += [
-            pl.when((t == "order") & (pl.col("quantity") < 1)).then(
-                pl.lit("order.quantity must be an integer >= 1")
-            ),
-            pl.when((t == "payment") & (pl.col("latency_ms") < 0)).then(
-                pl.lit("payment.latency_ms must be an integer >= 0")
-            ),
             pl.when(
                 (t == "order")
                 & pl.col("sku_attrs").is_not_null()
@@ -373,8 +449,11 @@ class Decoder:
             digits = self._code_digits[cur]
             minor, exact = money.to_minor(x.astype(np.float64), digits)
             qty = sub["quantity"].fill_null(1).to_numpy()
-            minor = np.where((sub["type"] == "order").to_numpy(), minor * qty, minor)
-            ok = np.flatnonzero(exact)
+            is_order = (sub["type"] == "order").to_numpy()
+            # price x quantity is exact only below 2**53 minor units (and int64 would wrap)
+            fits = ~is_order | (np.abs(minor.astype(np.float64)) * qty < money.EXACT_LIMIT)
+            minor = np.where(is_order & fits, minor * np.where(fits, qty, 1), minor)
+            ok = np.flatnonzero(exact & fits)
             value_minor[idx[ok]] = minor[ok]
             value_base[idx[ok]] = money.to_base(minor[ok], cur[ok], self._codes, self.rates)
             if len(ok) < len(idx):
@@ -385,6 +464,8 @@ class Decoder:
                         f"{MONEY_FIELD[types[j]]} has more minor digits than "
                         f"{self._codes[cur[j]]} allows ({digits[j]})"
                     )
+                for j in np.flatnonzero(exact & ~fits):
+                    reasons[idx[j]] = ORDER_TOO_LARGE
                 df = df.with_columns(
                     _reason=pl.coalesce(pl.col("_reason"), pl.Series(reasons, dtype=pl.String))
                 )
@@ -443,40 +524,8 @@ class Decoder:
             pl.col("pos"),
             pl.col("type").replace_strict(KIND_CODE, return_dtype=pl.UInt8).alias("kind"),
             pl.col("ts_ms").alias("ts"),
-            pl.col("id").hash(HASH_SEED).alias("id_hash"),
-            pl.col("order_id").hash(HASH_SEED).alias("order_hash"),
-            pl.col("user_id").hash(HASH_SEED).alias("user_hash"),
-            *[
-                pl.col(c)
-                for c in (
-                    "id",
-                    "order_id",
-                    "user_id",
-                    "merchant_id",
-                    "item_id",
-                    "sku_id",
-                    "category",
-                    "region",
-                    "country",
-                    "channel",
-                    "campaign",
-                    "method",
-                    "status",
-                    "quantity",
-                    "currency",
-                    "latency_ms",
-                    "error",
-                    "refund_id",
-                    "reason",
-                    "return_shipped",
-                    "device_id",
-                    "address_id",
-                    "sku_attrs",
-                    "actor",
-                    "page",
-                    "carrier",
-                )
-            ],
+            *_HASHES,
+            *_PASSED,
             pl.col("value_minor"),
             pl.col("value_base"),
         )

@@ -12,7 +12,7 @@ import numpy as np
 
 from warroom.contract.rates import RatesTable, round_half_even
 
-_EXACT_LIMIT = float(2**53)
+EXACT_LIMIT = float(2**53)
 _I64_SAFE = 9.0e18
 
 
@@ -20,7 +20,7 @@ def to_minor(x: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """(minor units as int64, mask of values that fit the digits exactly)."""
     scale = np.power(10.0, digits)
     k = np.rint(x * scale)
-    ok = (k / scale == x) & (np.abs(k) < _EXACT_LIMIT)
+    ok = (k / scale == x) & (np.abs(k) < EXACT_LIMIT)
     return np.where(ok, k, 0).astype(np.int64), ok
 
 

@@ -1,0 +1,530 @@
+// The NDJSON fast path: one pass over a batch with simdjson, in C++.
+//
+// It takes only the lines it is sure of: a flat object of known fields, each of the
+// JSON type the contract gives it, passing every rule of EVENTS.md. Every other line is
+// *deferred* to the Python decoder (decode.py), which names the reason. So this file
+// never writes a reason, and a line it accepts decodes exactly as the Python path would
+// decode it (tests/test_native_scan.py checks both paths against each other).
+//
+// The rules come from contract/rules.py as tables (Scanner's constructor); only the
+// shapes of the two code patterns are written here, and decode.py checks at import
+// that rules.py still says the same.
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace py = pybind11;
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+namespace {
+
+// How a field is read (the flat schema of decode.py).
+enum Json : int { STR = 0, I64 = 1, F64 = 2, BOOL = 3, TS = 4, ATTRS = 5 };
+// Shapes of rules.PATTERNS.
+enum Pattern : int { REGION = 1, COUNTRY = 2 };
+
+constexpr double EXACT_LIMIT = 9007199254740992.0;  // 2**53
+constexpr int64_t TS_LIMIT = 1000000000000000000LL;  // 18 digits: ^\d{1,18}$
+
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool region_shape(std::string_view s) {  // ^[A-Z]{2}-[A-Z0-9]{1,3}$
+  if (s.size() < 4 || s.size() > 6 || !is_upper(s[0]) || !is_upper(s[1]) || s[2] != '-') {
+    return false;
+  }
+  for (size_t i = 3; i < s.size(); ++i) {
+    if (!is_upper(s[i]) && !is_digit(s[i])) return false;
+  }
+  return true;
+}
+
+bool country_shape(std::string_view s) {  // ^[A-Z]{2}$
+  return s.size() == 2 && is_upper(s[0]) && is_upper(s[1]);
+}
+
+size_t code_points(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+bool blank(const char* p, size_t n) {  // bytes.strip() would leave nothing
+  for (size_t i = 0; i < n; ++i) {
+    char c = p[i];
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\x0b' && c != '\x0c') {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct StrColumn {
+  std::string data;
+  std::vector<int64_t> offsets{0};
+  std::vector<uint8_t> valid;
+  void push(std::string_view s) {
+    data.append(s);
+    offsets.push_back(static_cast<int64_t>(data.size()));
+    valid.push_back(1);
+  }
+  void push_null() {
+    offsets.push_back(static_cast<int64_t>(data.size()));
+    valid.push_back(0);
+  }
+};
+
+template <typename T>
+py::bytes as_bytes(const std::vector<T>& v) {
+  return py::bytes(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
+
+// Field names -> index: an open-addressed table on (length, first, last byte), far
+// cheaper per key than std::hash of a string_view.
+class KeyTable {
+ public:
+  bool add(const std::string& key, int index) {
+    for (unsigned h = hash(key), i = 0; i < SIZE; ++i, h = (h + 1) % SIZE) {
+      if (slots_[h].index < 0) {
+        slots_[h] = {key, index};
+        return true;
+      }
+    }
+    return false;
+  }
+  int find(std::string_view key) const {
+    for (unsigned h = hash(key);; h = (h + 1) % SIZE) {
+      const Slot& s = slots_[h];
+      if (s.index < 0) return -1;
+      if (s.key == key) return s.index;
+    }
+  }
+
+ private:
+  static constexpr unsigned SIZE = 256;
+  struct Slot {
+    std::string key;
+    int index = -1;
+  };
+  static unsigned hash(std::string_view k) {
+    if (k.empty()) return 0;
+    return (k.size() * 131u + static_cast<unsigned char>(k[0]) * 31u +
+            static_cast<unsigned char>(k.back()) * 7u + static_cast<unsigned char>(k[k.size() / 2])) %
+           SIZE;
+  }
+  Slot slots_[SIZE];
+};
+
+constexpr uint64_t bit(int f) { return uint64_t{1} << f; }
+
+struct Present {  // which fields a line holds, a bit each
+  uint64_t bits = 0;
+  bool operator[](int f) const { return (bits >> f) & 1; }
+};
+
+struct TypeRules {
+  uint64_t allowed = 0;                    // bit per field: may appear in this record type
+  uint64_t required = 0;                   // bit per field: must be present
+  std::vector<int> ids;                    // fields of 1 to id_max_len characters
+  std::vector<int> non_empty;              // fields that must not be ""
+  std::vector<std::pair<int, int>> shapes; // (field, Pattern)
+  std::vector<std::pair<int, std::vector<std::string>>> enums;
+  int money = -1;                          // the money field, or -1
+  bool money_times_quantity = false;       // an order's value is price x quantity
+  int min_one = -1;                        // an int field that must be >= 1
+  int min_zero = -1;                       // an int field that must be >= 0
+  bool defer = false;                      // every record of this type goes to Python
+};
+
+class Scanner {
+ public:
+  Scanner(py::list names, py::list json, py::list types, py::list rules, py::list currencies,
+          py::list digits, int id_max_len)
+      : id_max_len_(id_max_len) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string name = names[i].cast<std::string>();
+      names_.push_back(name);
+      json_.push_back(json[i].cast<int>());
+      if (json_.back() == TS) ts_field_ = static_cast<int>(i);
+      if (name == "type") type_field_ = static_cast<int>(i);
+    }
+    if (names_.size() > 64) throw std::runtime_error("more than 64 fields");
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (!keys_.add(names_[i], static_cast<int>(i))) throw std::runtime_error("key table full");
+    }
+    id_field_ = field("id");
+    currency_field_ = field("currency");
+    quantity_field_ = field("quantity");
+    attrs_field_ = field("sku_attrs");
+    for (size_t t = 0; t < types.size(); ++t) {
+      types_.push_back(types[t].cast<std::string>());
+      py::dict r = rules[t].cast<py::dict>();
+      TypeRules tr;
+      for (auto f : r["allowed"].cast<py::list>()) tr.allowed |= bit(f.cast<int>());
+      for (auto f : r["required"].cast<py::list>()) tr.required |= bit(f.cast<int>());
+      for (auto f : r["ids"].cast<py::list>()) tr.ids.push_back(f.cast<int>());
+      for (auto f : r["non_empty"].cast<py::list>()) tr.non_empty.push_back(f.cast<int>());
+      for (auto s : r["shapes"].cast<py::list>()) {
+        auto p = s.cast<py::tuple>();
+        tr.shapes.emplace_back(p[0].cast<int>(), p[1].cast<int>());
+      }
+      for (auto e : r["enums"].cast<py::list>()) {
+        auto p = e.cast<py::tuple>();
+        tr.enums.emplace_back(p[0].cast<int>(), p[1].cast<std::vector<std::string>>());
+      }
+      tr.money = r["money"].cast<int>();
+      tr.money_times_quantity = types_.back() == "order";
+      tr.min_one = r["min_one"].cast<int>();
+      tr.min_zero = r["min_zero"].cast<int>();
+      tr.defer = r["defer"].cast<bool>();
+      rules_.push_back(std::move(tr));
+    }
+    currency_names_.reserve(currencies.size());  // the map's keys point into it
+    for (size_t i = 0; i < currencies.size(); ++i) {
+      currency_names_.push_back(currencies[i].cast<std::string>());
+      scale_.push_back(std::pow(10.0, digits[i].cast<int>()));
+    }
+    for (size_t i = 0; i < currency_names_.size(); ++i) {
+      currency_index_[currency_names_[i]] = static_cast<int>(i);
+    }
+  }
+
+  // Scans `buf` (whole lines; one trailing newline already cut off) and returns a dict:
+  // n (accepted rows), line (each row's 0-based line index), deferred (line indexes for
+  // the Python decoder), records (non-blank lines), kind, ts, value_minor, currency
+  // (index into the constructor's currencies, -1 for none), and per field its column:
+  // strings as (offsets, data, valid), ints as (values, valid), bools as (values, valid).
+  py::dict scan(py::bytes data) {
+    char* ptr;
+    Py_ssize_t size;
+    PyBytes_AsStringAndSize(data.ptr(), &ptr, &size);
+    Out out(names_.size());
+    {
+      py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
+      scan_lines(ptr, static_cast<size_t>(size), out);
+    }
+    return out.to_dict(names_, json_, ts_field_, type_field_);
+  }
+
+ private:
+  struct Out {
+    size_t n = 0;
+    int64_t records = 0;
+    std::vector<int64_t> line, deferred, ts, value_minor;
+    std::vector<uint8_t> kind;
+    std::vector<int32_t> currency;
+    std::vector<StrColumn> strs;
+    std::vector<std::vector<int64_t>> ints;
+    std::vector<std::vector<uint8_t>> int_valid, bools, bool_valid;
+    void reserve(size_t lines, const std::vector<int>& json) {  // growing is memmove
+      line.reserve(lines);
+      ts.reserve(lines);
+      value_minor.reserve(lines);
+      kind.reserve(lines);
+      currency.reserve(lines);
+      for (size_t f = 0; f < json.size(); ++f) {
+        if (json[f] == STR || json[f] == ATTRS) {
+          strs[f].offsets.reserve(lines + 1);
+          strs[f].valid.reserve(lines);
+        } else if (json[f] == I64) {
+          ints[f].reserve(lines);
+          int_valid[f].reserve(lines);
+        } else if (json[f] == BOOL) {
+          bools[f].reserve(lines);
+          bool_valid[f].reserve(lines);
+        }
+      }
+    }
+    explicit Out(size_t fields)
+        : strs(fields), ints(fields), int_valid(fields), bools(fields), bool_valid(fields) {}
+
+    py::dict to_dict(const std::vector<std::string>& names, const std::vector<int>& json,
+                     int ts_field, int type_field) const {
+      py::dict d;
+      d["n"] = n;
+      d["records"] = records;
+      d["line"] = as_bytes(line);
+      d["deferred"] = as_bytes(deferred);
+      d["kind"] = as_bytes(kind);
+      d["ts"] = as_bytes(ts);
+      d["value_minor"] = as_bytes(value_minor);
+      d["currency"] = as_bytes(currency);
+      py::dict cols;
+      for (size_t f = 0; f < names.size(); ++f) {
+        int j = json[f];
+        if (static_cast<int>(f) == ts_field || static_cast<int>(f) == type_field || j == F64) {
+          continue;
+        }
+        if (j == STR || j == ATTRS) {
+          cols[py::str(names[f])] = py::make_tuple(
+              as_bytes(strs[f].offsets),
+              py::bytes(strs[f].data.data(), strs[f].data.size()), as_bytes(strs[f].valid));
+        } else if (j == I64) {
+          cols[py::str(names[f])] = py::make_tuple(as_bytes(ints[f]), as_bytes(int_valid[f]));
+        } else if (j == BOOL) {
+          cols[py::str(names[f])] = py::make_tuple(as_bytes(bools[f]), as_bytes(bool_valid[f]));
+        }
+      }
+      d["columns"] = cols;
+      return d;
+    }
+  };
+
+  void scan_lines(const char* ptr, size_t size, Out& out) {
+    const char* end = ptr + size;
+    out.reserve(1 + std::count(ptr, end, '\n'), json_);
+    const char* p = ptr;
+    int64_t index = 0;
+    std::vector<element> vals(names_.size());
+    Present present;
+    while (p <= end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+      const char* stop = nl ? nl : end;
+      size_t len = stop - p;
+      if (!blank(p, len)) {
+        ++out.records;
+        if (!take(p, len, end, vals, present, out)) out.deferred.push_back(index);
+        else out.line.push_back(index);
+      }
+      ++index;
+      if (!nl) break;
+      p = nl + 1;
+    }
+  }
+
+  // Parses and checks one line; on success appends its row to `out`.
+  bool take(const char* p, size_t len, const char* buf_end, std::vector<element>& vals,
+            Present& present, Out& out) {
+    element doc;
+    simdjson::error_code err;
+    if (static_cast<size_t>(buf_end - (p + len)) >= simdjson::SIMDJSON_PADDING) {
+      err = parser_.parse(reinterpret_cast<const uint8_t*>(p), len, false).get(doc);
+    } else {  // the buffer's last bytes: simdjson reads past the end, so copy them
+      padded_.assign(p, len);
+      padded_.resize(len + simdjson::SIMDJSON_PADDING, '\0');
+      err = parser_.parse(reinterpret_cast<const uint8_t*>(padded_.data()), len, false).get(doc);
+    }
+    if (err) return false;
+    simdjson::dom::object obj;
+    if (doc.get_object().get(obj)) return false;
+    present.bits = 0;
+    for (auto field : obj) {
+      int f = keys_.find(field.key);
+      if (f < 0) return false;  // unknown: polars would drop it
+      if (present[f]) return false;  // a repeated key
+      present.bits |= bit(f);
+      vals[f] = field.value;
+      if (!json_type_ok(f, field.value)) return false;
+    }
+    if (type_field_ < 0 || !present[type_field_]) return false;
+    std::string_view type_name = vals[type_field_].get_string().value_unsafe();
+    int t = -1;
+    for (size_t i = 0; i < types_.size(); ++i) {
+      if (types_[i] == type_name) t = static_cast<int>(i);
+    }
+    if (t < 0) return false;
+    const TypeRules& r = rules_[t];
+    if (r.defer) return false;
+    if ((present.bits & ~r.allowed) || (present.bits & r.required) != r.required) return false;
+    // the common fields: id of 1 to id_max_len characters, and a readable ts
+    int id_field = id_field_;
+    if (!present[id_field] || !present[ts_field_]) return false;
+    auto id_ok = [&](int f) {
+      size_t n = code_points(vals[f].get_string().value_unsafe());
+      return n >= 1 && n <= static_cast<size_t>(id_max_len_);
+    };
+    if (!id_ok(id_field)) return false;
+    for (int f : r.ids) {
+      if (present[f] && !id_ok(f)) return false;
+    }
+    for (int f : r.non_empty) {
+      if (present[f] && vals[f].get_string().value_unsafe().empty()) return false;
+    }
+    for (auto& [f, shape] : r.shapes) {
+      std::string_view s = vals[f].get_string().value_unsafe();
+      if (shape == REGION ? !region_shape(s) : !country_shape(s)) return false;
+    }
+    for (auto& [f, allowed] : r.enums) {
+      std::string_view s = vals[f].get_string().value_unsafe();
+      bool found = false;
+      for (auto& a : allowed) found |= a == s;
+      if (!found) return false;
+    }
+    if (r.min_one >= 0 && present[r.min_one] && vals[r.min_one].get_int64().value_unsafe() < 1) {
+      return false;
+    }
+    if (r.min_zero >= 0 && present[r.min_zero] &&
+        vals[r.min_zero].get_int64().value_unsafe() < 0) {
+      return false;
+    }
+    int64_t ts;
+    if (!read_ts(vals[ts_field_], ts)) return false;
+    int64_t minor = 0;
+    int32_t cur = -1;
+    if (r.money >= 0) {
+      auto c = currency_index_.find(vals[currency_field_].get_string().value_unsafe());
+      if (c == currency_index_.end()) return false;
+      cur = c->second;
+      double x = number(vals[r.money]);
+      if (x < 0) return false;
+      double scale = scale_[cur];
+      double k = std::nearbyint(x * scale);
+      if (!(k / scale == x) || !(std::fabs(k) < EXACT_LIMIT)) return false;
+      minor = static_cast<int64_t>(k);
+      int qf = quantity_field_;
+      if (r.money_times_quantity && present[qf]) {
+        // exact only below 2**53 minor units: Python quarantines the rest
+        if (__builtin_mul_overflow(minor, vals[qf].get_int64().value_unsafe(), &minor) ||
+            !(std::fabs(static_cast<double>(minor)) < EXACT_LIMIT)) {
+          return false;
+        }
+      }
+    }
+    std::string attrs;
+    int af = attrs_field_;
+    if (present[af] && !attrs_text(vals[af], attrs)) return false;
+    // accepted: append the row
+    out.n += 1;
+    out.kind.push_back(static_cast<uint8_t>(t));
+    out.ts.push_back(ts);
+    out.value_minor.push_back(minor);
+    out.currency.push_back(cur);
+    for (size_t f = 0; f < names_.size(); ++f) {
+      int j = json_[f];
+      if (j == STR) {
+        if (present[f]) out.strs[f].push(vals[f].get_string().value_unsafe());
+        else out.strs[f].push_null();
+      } else if (j == ATTRS) {
+        if (present[f]) out.strs[f].push(attrs);
+        else out.strs[f].push_null();
+      } else if (j == I64) {
+        out.ints[f].push_back(present[f] ? vals[f].get_int64().value_unsafe() : 0);
+        out.int_valid[f].push_back(present[f]);
+      } else if (j == BOOL) {
+        out.bools[f].push_back(present[f] && vals[f].get_bool().value_unsafe());
+        out.bool_valid[f].push_back(present[f]);
+      }
+    }
+    return true;
+  }
+
+  bool json_type_ok(int f, const element& v) const {
+    element_type t = v.type();
+    switch (json_[f]) {
+      case STR:
+        return t == element_type::STRING;
+      case I64:
+        return t == element_type::INT64;
+      case F64:
+        if (t == element_type::DOUBLE) return true;
+        // an integer literal reads as the same double only below 2**53
+        return t == element_type::INT64 &&
+               std::fabs(static_cast<double>(v.get_int64().value_unsafe())) < EXACT_LIMIT;
+      case BOOL:
+        return t == element_type::BOOL;
+      case TS:
+        return t == element_type::STRING || t == element_type::INT64;
+      case ATTRS:
+        return t == element_type::OBJECT;
+    }
+    return false;
+  }
+
+  int field(const char* name) const {
+    int f = keys_.find(name);
+    if (f < 0) throw std::runtime_error(std::string("the schema has no field ") + name);
+    return f;
+  }
+
+  static double number(const element& v) {
+    if (v.type() == element_type::DOUBLE) return v.get_double().value_unsafe();
+    return static_cast<double>(v.get_int64().value_unsafe());
+  }
+
+  // Epoch milliseconds written as digits (a JSON integer or a string of 1 to 18 digits);
+  // RFC 3339 and everything else goes to Python.
+  static bool read_ts(const element& v, int64_t& ts) {
+    if (v.type() == element_type::INT64) {
+      ts = v.get_int64().value_unsafe();
+      return ts >= 0 && ts < TS_LIMIT;
+    }
+    std::string_view s = v.get_string().value_unsafe();
+    if (s.empty() || s.size() > 18) return false;
+    int64_t x = 0;
+    for (char c : s) {
+      if (!is_digit(c)) return false;
+      x = x * 10 + (c - '0');
+    }
+    ts = x;
+    return true;
+  }
+
+  // sku_attrs as the text polars gives an object read into a string column:
+  // {"k": "v", "k2": "v2"}. Only objects of plain strings (no quote, backslash or
+  // control character, no repeated key) are taken; polars' escaping is not copied.
+  static bool attrs_text(const element& v, std::string& out) {
+    simdjson::dom::object obj = v.get_object().value_unsafe();
+    out = "{";
+    std::vector<std::string_view> seen;
+    bool first = true;
+    for (auto field : obj) {
+      if (field.value.type() != element_type::STRING) return false;
+      std::string_view val = field.value.get_string().value_unsafe();
+      if (!plain(field.key) || !plain(val)) return false;
+      for (auto& k : seen) {
+        if (k == field.key) return false;
+      }
+      seen.push_back(field.key);
+      if (!first) out += ", ";
+      first = false;
+      out += '"';
+      out.append(field.key);
+      out += "\": \"";
+      out.append(val);
+      out += '"';
+    }
+    out += "}";
+    return true;
+  }
+
+  static bool plain(std::string_view s) {
+    for (unsigned char c : s) {
+      if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) return false;
+    }
+    return true;
+  }
+
+  simdjson::dom::parser parser_;
+  std::string padded_;
+  std::vector<std::string> names_, types_;
+  std::vector<int> json_;
+  int ts_field_ = -1, type_field_ = -1, id_max_len_;
+  int id_field_, currency_field_, quantity_field_, attrs_field_;
+  KeyTable keys_;
+  std::vector<TypeRules> rules_;
+  std::unordered_map<std::string_view, int> currency_index_;
+  std::vector<std::string> currency_names_;
+  std::vector<double> scale_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_ndjson_scan, m) {
+  m.doc() = "The NDJSON fast path of warroom's decoder (simdjson).";
+  py::class_<Scanner>(m, "Scanner")
+      .def(py::init<py::list, py::list, py::list, py::list, py::list, py::list, int>())
+      .def("scan", &Scanner::scan, py::arg("data"));
+  m.attr("SIMDJSON_VERSION") = std::to_string(simdjson::SIMDJSON_VERSION_MAJOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_MINOR);
+}

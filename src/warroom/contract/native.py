@@ -1,0 +1,143 @@
+"""The native NDJSON scanner (src/native/ndjson_scan.cpp), given the rules of rules.py.
+
+The scanner takes the lines it is sure of and defers the rest to the Python decoder,
+which names every reason; see the C++ file. `Scan.frame` holds the accepted lines in
+the normalised columns of `Decoder.normalise`, hashes and base money aside (those are
+made by the same polars and numpy code as the Python path's).
+
+Set WARROOM_NATIVE=0 to decode everything in Python (the reference the tests compare).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from warroom.contract.rules import (
+    COMMON,
+    COUNTRY_PATTERN,
+    ENUMS,
+    FIELDS,
+    ID_MAX_LEN,
+    MINIMUM,
+    MONEY_FIELD,
+    NON_EMPTY,
+    PATTERN_TYPES,
+    PATTERNS,
+    RECORD_TYPES,
+    REGION_PATTERN,
+    REQUIRED,
+)
+
+try:
+    from warroom import _ndjson_scan  # type: ignore[attr-defined]
+except ImportError:  # built without simdjson (see setup.py)
+    _ndjson_scan = None
+
+# The C++ file checks these two shapes by hand: it must be told if they change.
+_SHAPES = {"region": (REGION_PATTERN, 1), "country": (COUNTRY_PATTERN, 2)}
+assert REGION_PATTERN == r"^[A-Z]{2}-[A-Z0-9]{1,3}$" and COUNTRY_PATTERN == r"^[A-Z]{2}$"
+assert set(PATTERNS) == set(_SHAPES)
+
+STR, I64, F64, BOOL, TS, ATTRS = range(6)
+
+
+def available() -> bool:
+    return _ndjson_scan is not None and os.environ.get("WARROOM_NATIVE", "1") != "0"
+
+
+@dataclass
+class Scan:
+    frame: pl.DataFrame  # accepted lines: pos, kind, ts, the string/int/bool fields
+    value_minor: np.ndarray
+    currency: np.ndarray  # index into the scanner's currency codes; -1: no money
+    deferred: np.ndarray  # 0-based line indexes the Python decoder must read
+    records: int  # non-blank lines
+
+
+class NativeScanner:
+    def __init__(self, schema: dict[str, pl.DataType], codes: list[str], digits: list[int]):
+        names = list(schema)
+        json = [_json_kind(name, dtype) for name, dtype in schema.items()]
+        at = {name: i for i, name in enumerate(names)}
+        rules = [_type_rules(rtype, at) for rtype in RECORD_TYPES]
+        assert _ndjson_scan is not None
+        self._scanner = _ndjson_scan.Scanner(names, json, list(RECORD_TYPES), rules, codes, digits, ID_MAX_LEN)
+        self._schema = schema
+
+    def scan(self, buf: bytes, first_line: int) -> Scan:
+        out = self._scanner.scan(buf)
+        n = out["n"]
+        line = np.frombuffer(out["line"], dtype=np.int64)
+        cols: dict[str, pl.Series] = {
+            "pos": pl.Series("pos", line + first_line),
+            "kind": pl.Series("kind", np.frombuffer(out["kind"], dtype=np.uint8)),
+            "ts": pl.Series("ts", np.frombuffer(out["ts"], dtype=np.int64)),
+        }
+        for name, parts in out["columns"].items():
+            dtype = self._schema[name]
+            if dtype == pl.String:
+                offsets, data, valid = parts
+                cols[name] = _strings(name, n, offsets, data, valid)
+            else:
+                values, valid = parts
+                np_type = np.int64 if dtype == pl.Int64 else np.bool_
+                series = pl.Series(name, np.frombuffer(values, dtype=np_type))
+                cols[name] = _with_nulls(series, valid)
+        return Scan(
+            frame=pl.DataFrame(cols),
+            value_minor=np.frombuffer(out["value_minor"], dtype=np.int64),
+            currency=np.frombuffer(out["currency"], dtype=np.int32),
+            deferred=np.frombuffer(out["deferred"], dtype=np.int64),
+            records=out["records"],
+        )
+
+
+def _json_kind(name: str, dtype: pl.DataType) -> int:
+    if name == "ts":
+        return TS
+    if name == "sku_attrs":
+        return ATTRS
+    return {pl.String: STR, pl.Int64: I64, pl.Float64: F64, pl.Boolean: BOOL}[dtype]
+
+
+def _type_rules(rtype: str, at: dict[str, int]) -> dict[str, object]:
+    spec = FIELDS[rtype]
+    minimum = {name: least for (rt, name), (least, _) in MINIMUM.items() if rt == rtype}
+    assert set(minimum.values()) <= {0, 1}, "the scanner knows the bounds 0 and 1"
+    return {
+        "allowed": [at[n] for n in (*COMMON, *spec) if n in at],
+        "required": [at[n] for n in REQUIRED[rtype] if n in at],
+        "ids": [at[n] for n, kind in spec.items() if kind == "id" and n in at],
+        "non_empty": [at[n] for (rt, n) in NON_EMPTY if rt == rtype],
+        "shapes": [(at[n], _SHAPES[n][1]) for n in PATTERNS] if rtype in PATTERN_TYPES else [],
+        "enums": [(at[n], list(values)) for (rt, n), values in ENUMS.items() if rt == rtype],
+        "money": at[MONEY_FIELD[rtype]] if rtype in MONEY_FIELD else -1,
+        "min_one": next((at[n] for n, v in minimum.items() if v == 1), -1),
+        "min_zero": next((at[n] for n, v in minimum.items() if v == 0), -1),
+        # nested objects (sku_change's before/after) are read in Python; they are rare
+        "defer": any(kind == "sku_state" for kind in spec.values()),
+    }
+
+
+def _strings(name: str, n: int, offsets: bytes, data: bytes, valid: bytes) -> pl.Series:
+    mask = np.frombuffer(valid, dtype=np.uint8)
+    nulls = n - int(mask.sum())
+    bitmap = pa.py_buffer(np.packbits(mask, bitorder="little")) if nulls else None
+    arr = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, nulls
+    )
+    series = pl.from_arrow(arr)
+    assert isinstance(series, pl.Series)
+    return series.alias(name)
+
+
+def _with_nulls(series: pl.Series, valid: bytes) -> pl.Series:
+    mask = np.frombuffer(valid, dtype=np.bool_)
+    if mask.all():
+        return series
+    return pl.select(pl.when(pl.Series(mask)).then(series)).to_series().alias(series.name)

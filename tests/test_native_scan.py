@@ -1,0 +1,166 @@
+"""The native NDJSON scanner against the Python decoder: for any input, the same frame,
+quarantined lines (line, raw bytes, reason), sku changes and record count."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CONTRACT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from warroom.contract import native
+from warroom.contract.decode import DecodedBatch, Decoder
+from warroom.contract.rates import RatesTable
+from warroom.sim import SimConfig, simulate
+
+VALID = (CONTRACT / "examples" / "valid.ndjson").read_bytes()
+INVALID = (CONTRACT / "examples" / "invalid.ndjson").read_bytes()
+BASES = [json.loads(line) for line in VALID.splitlines() if line.strip()]
+
+
+def _pair(rates: RatesTable) -> tuple[Decoder, Decoder]:
+    fast, slow = Decoder(rates), Decoder(rates)
+    assert fast._native is not None
+    slow._native = None
+    return fast, slow
+
+
+def _same(rates: RatesTable, data: bytes, first_line: int = 1) -> DecodedBatch:
+    fast, slow = _pair(rates)
+    a, b = fast.decode_ndjson(data, first_line), slow.decode_ndjson(data, first_line)
+    assert_frame_equal(a.frame, b.frame)
+    assert a.quarantined == b.quarantined
+    assert a.sku_changes == b.sku_changes
+    assert a.records == b.records
+    return a
+
+
+def test_the_extension_is_built() -> None:
+    # `make install` builds it (with Debian's libsimdjson-dev); without it every line
+    # would quietly be decoded in Python, several times more slowly.
+    assert native.available()
+
+
+def test_contract_examples_decode_the_same(rates: RatesTable) -> None:
+    assert _same(rates, VALID).frame.height == 9
+    assert len(_same(rates, INVALID, 40).quarantined) > 10
+    mixed = [x for pair in zip(VALID.splitlines(), INVALID.splitlines(), strict=False) for x in pair]
+    _same(rates, b"\n".join(mixed) + b"\n\n  \n", 7)
+
+
+def test_a_simulated_day_decodes_the_same_and_mostly_natively(tmp_path: Path) -> None:
+    simulate(SimConfig(minutes=2, rate=60, seed=11), tmp_path)
+    rates = RatesTable.load(tmp_path / "rates.json")
+    data = (tmp_path / "events.ndjson").read_bytes()
+    batch = _same(rates, data)
+    assert batch.sku_changes and batch.frame.height > 1000
+    fast, _ = _pair(rates)
+    assert fast._native is not None
+    scan = fast._native.scan(data.rstrip(b"\n"), 1)
+    # the simulator writes 1 % of timestamps as RFC 3339 and some bad lines: those, and
+    # sku changes, are deferred; the rest must be taken by the scanner
+    assert len(scan.deferred) < 0.1 * batch.records
+
+
+# Values a field may be set to: right, wrong type, edge of a rule, odd text.
+ODD_VALUES = st.sampled_from(
+    [
+        None,
+        "",
+        "x" * 128,
+        "x" * 129,
+        "é" * 128,
+        "é" * 129,
+        "a\"b\\c",
+        "tab\there",
+        "\u0000",
+        "中文",
+        0,
+        1,
+        -1,
+        2,
+        1.5,
+        -0.0,
+        0.1,
+        12.345,
+        1e20,
+        2**53,
+        2**63,
+        10**18,
+        True,
+        False,
+        [],
+        {},
+        {"color": "red"},
+        {"color": "red", "size": "M"},
+        {"color": 1},
+        {"q": 'a"b'},
+        {"a": {"b": "c"}},
+        "CN-ZJ",
+        "cn-zj",
+        "US-CA1",
+        "CN",
+        "app",
+        "succeeded",
+        "shipped",
+        "damaged",
+        "item",
+        "CNY",
+        "JPY",
+        "USD",
+        "XXX",
+        "1794326400123",
+        "01794326400123",
+        "2026-11-11T00:00:01.250+08:00",
+        "2026-11-11T00:00:01Z",
+    ]
+)
+FIELD_NAMES = st.sampled_from(
+    sorted({k for rec in BASES for k in rec} | {"amount", "latency_ms", "unknown_field"})
+)
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> bytes:
+    rec: dict[str, Any] = dict(draw(st.sampled_from(BASES)))
+    for _ in range(draw(st.integers(0, 3))):
+        action = draw(st.sampled_from(["set", "drop", "type"]))
+        if action == "set":
+            rec[draw(FIELD_NAMES)] = draw(ODD_VALUES)
+        elif action == "drop" and rec:
+            rec.pop(draw(st.sampled_from(sorted(rec))))
+        else:
+            rec["type"] = draw(st.sampled_from(["order", "payment", "refund", "visit", "nope"]))
+    text = json.dumps(
+        rec,
+        ensure_ascii=draw(st.booleans()),
+        separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (",", " : ")])),
+    )
+    trick = draw(st.sampled_from(["none", "none", "dup", "cut", "space", "array"]))
+    if trick == "dup" and len(text) > 2:  # a repeated key
+        text = text[:-1] + ', "id": "again"}'
+    elif trick == "cut":
+        text = text[: len(text) // 2]
+    elif trick == "space":
+        text = "  " + text + "\r"
+    elif trick == "array":
+        text = f"[{text}]"
+    return text.encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(st.one_of(lines(), st.just(b""), st.just(b"   ")), min_size=1, max_size=12))
+def test_any_lines_decode_the_same(batch: list[bytes]) -> None:
+    from conftest import RATES_DOC
+
+    _same(RatesTable.parse(json.dumps(RATES_DOC)), b"\n".join(batch) + b"\n", 3)
+
+
+def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, rates: RatesTable) -> None:
+    monkeypatch.setenv("WARROOM_NATIVE", "0")
+    assert Decoder(rates)._native is None
