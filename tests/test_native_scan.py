@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CONTRACT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from conftest import CONTRACT
 from warroom.contract import native
 from warroom.contract.decode import DecodedBatch, Decoder
 from warroom.contract.rates import RatesTable
@@ -49,7 +49,9 @@ def test_the_extension_is_built() -> None:
 def test_contract_examples_decode_the_same(rates: RatesTable) -> None:
     assert _same(rates, VALID).frame.height == 9
     assert len(_same(rates, INVALID, 40).quarantined) > 10
-    mixed = [x for pair in zip(VALID.splitlines(), INVALID.splitlines(), strict=False) for x in pair]
+    mixed = [
+        x for pair in zip(VALID.splitlines(), INVALID.splitlines(), strict=False) for x in pair
+    ]
     _same(rates, b"\n".join(mixed) + b"\n\n  \n", 7)
 
 
@@ -76,7 +78,7 @@ ODD_VALUES = st.sampled_from(
         "x" * 129,
         "é" * 128,
         "é" * 129,
-        "a\"b\\c",
+        'a"b\\c',
         "tab\there",
         "\u0000",
         "中文",
@@ -161,6 +163,8 @@ def test_any_lines_decode_the_same(batch: list[bytes]) -> None:
     _same(RatesTable.parse(json.dumps(RATES_DOC)), b"\n".join(batch) + b"\n", 3)
 
 
-def test_switched_off_by_the_environment(monkeypatch: pytest.MonkeyPatch, rates: RatesTable) -> None:
+def test_switched_off_by_the_environment(
+    monkeypatch: pytest.MonkeyPatch, rates: RatesTable
+) -> None:
     monkeypatch.setenv("WARROOM_NATIVE", "0")
     assert Decoder(rates)._native is None

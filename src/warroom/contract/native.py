@@ -66,7 +66,9 @@ class NativeScanner:
         at = {name: i for i, name in enumerate(names)}
         rules = [_type_rules(rtype, at) for rtype in RECORD_TYPES]
         assert _ndjson_scan is not None
-        self._scanner = _ndjson_scan.Scanner(names, json, list(RECORD_TYPES), rules, codes, digits, ID_MAX_LEN)
+        self._scanner = _ndjson_scan.Scanner(
+            names, json, list(RECORD_TYPES), rules, codes, digits, ID_MAX_LEN
+        )
         self._schema = schema
 
     def scan(self, buf: bytes, first_line: int) -> Scan:
