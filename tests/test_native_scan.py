@@ -4,6 +4,7 @@ quarantined lines (line, raw bytes, reason), sku changes and record count."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,19 @@ def test_switched_off_by_the_environment(
 ) -> None:
     monkeypatch.setenv("WARROOM_NATIVE", "0")
     assert Decoder(rates)._native is None
+
+
+def test_threads_sharing_one_decoder_get_their_own_answers(tmp_path: Path) -> None:
+    # The server decodes each ingest request in its own thread through one Decoder,
+    # and the scanner runs without the GIL: no state may be shared between calls.
+    simulate(SimConfig(minutes=1, rate=60, seed=5), tmp_path)
+    rates = RatesTable.load(tmp_path / "rates.json")
+    lines = (tmp_path / "events.ndjson").read_bytes().splitlines()
+    batches = [b"\n".join(lines[i : i + 300]) + b"\n" for i in range(0, len(lines), 300)]
+    fast, _ = _pair(rates)
+    alone = [fast.decode_ndjson(b, 1).frame for b in batches]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            together = list(pool.map(lambda b: fast.decode_ndjson(b, 1).frame, batches))
+            for a, b in zip(alone, together, strict=True):
+                assert_frame_equal(a, b)

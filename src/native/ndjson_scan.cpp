@@ -203,9 +203,10 @@ class Scanner {
 
   // Scans `buf` (whole lines; one trailing newline already cut off) and returns a dict:
   // n (accepted rows), line (each row's 0-based line index), deferred (line indexes for
-  // the Python decoder), records (non-blank lines), kind, ts, value_minor, currency
-  // (index into the constructor's currencies, -1 for none), and per field its column:
-  // strings as (offsets, data, valid), ints as (values, valid), bools as (values, valid).
+  // the Python decoder), spans (their byte ranges, start and end), records (non-blank
+  // lines), kind, ts, value_minor, currency (index into the constructor's currencies,
+  // -1 for none), and per field its column: strings as (offsets, data, valid), ints as
+  // (values, valid), bools as (values, valid).
   py::dict scan(py::bytes data) {
     char* ptr;
     Py_ssize_t size;
@@ -222,7 +223,7 @@ class Scanner {
   struct Out {
     size_t n = 0;
     int64_t records = 0;
-    std::vector<int64_t> line, deferred, ts, value_minor;
+    std::vector<int64_t> line, deferred, spans, ts, value_minor;
     std::vector<uint8_t> kind;
     std::vector<int32_t> currency;
     std::vector<StrColumn> strs;
@@ -238,6 +239,7 @@ class Scanner {
         if (json[f] == STR || json[f] == ATTRS) {
           strs[f].offsets.reserve(lines + 1);
           strs[f].valid.reserve(lines);
+          strs[f].data.reserve(lines * 8);  // ids and codes are short
         } else if (json[f] == I64) {
           ints[f].reserve(lines);
           int_valid[f].reserve(lines);
@@ -257,6 +259,7 @@ class Scanner {
       d["records"] = records;
       d["line"] = as_bytes(line);
       d["deferred"] = as_bytes(deferred);
+      d["spans"] = as_bytes(spans);
       d["kind"] = as_bytes(kind);
       d["ts"] = as_bytes(ts);
       d["value_minor"] = as_bytes(value_minor);
@@ -282,21 +285,35 @@ class Scanner {
     }
   };
 
-  void scan_lines(const char* ptr, size_t size, Out& out) {
+  // Per call, not per scanner: HTTP requests decode in their own threads, with the GIL
+  // released, through one shared Decoder.
+  struct Work {
+    simdjson::dom::parser parser;
+    std::string padded;
+    std::vector<element> vals;
+    Present present;
+  };
+
+  void scan_lines(const char* ptr, size_t size, Out& out) const {
     const char* end = ptr + size;
     out.reserve(1 + std::count(ptr, end, '\n'), json_);
     const char* p = ptr;
     int64_t index = 0;
-    std::vector<element> vals(names_.size());
-    Present present;
+    Work work;
+    work.vals.resize(names_.size());
     while (p <= end) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
       const char* stop = nl ? nl : end;
       size_t len = stop - p;
       if (!blank(p, len)) {
         ++out.records;
-        if (!take(p, len, end, vals, present, out)) out.deferred.push_back(index);
-        else out.line.push_back(index);
+        if (take(p, len, end, work, out)) {
+          out.line.push_back(index);
+        } else {
+          out.deferred.push_back(index);
+          out.spans.push_back(p - ptr);
+          out.spans.push_back(stop - ptr);
+        }
       }
       ++index;
       if (!nl) break;
@@ -305,16 +322,18 @@ class Scanner {
   }
 
   // Parses and checks one line; on success appends its row to `out`.
-  bool take(const char* p, size_t len, const char* buf_end, std::vector<element>& vals,
-            Present& present, Out& out) {
+  bool take(const char* p, size_t len, const char* buf_end, Work& work, Out& out) const {
+    std::vector<element>& vals = work.vals;
+    Present& present = work.present;
     element doc;
     simdjson::error_code err;
     if (static_cast<size_t>(buf_end - (p + len)) >= simdjson::SIMDJSON_PADDING) {
-      err = parser_.parse(reinterpret_cast<const uint8_t*>(p), len, false).get(doc);
+      err = work.parser.parse(reinterpret_cast<const uint8_t*>(p), len, false).get(doc);
     } else {  // the buffer's last bytes: simdjson reads past the end, so copy them
-      padded_.assign(p, len);
-      padded_.resize(len + simdjson::SIMDJSON_PADDING, '\0');
-      err = parser_.parse(reinterpret_cast<const uint8_t*>(padded_.data()), len, false).get(doc);
+      work.padded.assign(p, len);
+      work.padded.resize(len + simdjson::SIMDJSON_PADDING, '\0');
+      const auto* padded = reinterpret_cast<const uint8_t*>(work.padded.data());
+      err = work.parser.parse(padded, len, false).get(doc);
     }
     if (err) return false;
     simdjson::dom::object obj;
@@ -506,8 +525,6 @@ class Scanner {
     return true;
   }
 
-  simdjson::dom::parser parser_;
-  std::string padded_;
   std::vector<std::string> names_, types_;
   std::vector<int> json_;
   int ts_field_ = -1, type_field_ = -1, id_max_len_;

@@ -254,8 +254,8 @@ class Decoder:
         if len(scan.deferred) == 0:
             return DecodedBatch(frame, [], scan.records)
         # The deferred lines as a batch of their own, numbered 1..k, then renumbered.
-        lines = buf.split(b"\n")
-        rest = self._decode_python(b"\n".join(lines[i] for i in scan.deferred), 1)
+        deferred = b"\n".join(buf[start:end] for start, end in scan.spans.tolist())
+        rest = self._decode_python(deferred, 1)
         line_of = first_line + scan.deferred  # line k of `rest` is line_of[k - 1]
         rest_frame = rest.frame.with_columns(pos=pl.Series(line_of[rest.frame["pos"] - 1]))
         quarantined = [

@@ -56,6 +56,7 @@ class Scan:
     value_minor: np.ndarray
     currency: np.ndarray  # index into the scanner's currency codes; -1: no money
     deferred: np.ndarray  # 0-based line indexes the Python decoder must read
+    spans: np.ndarray  # (start, end) byte offsets of each deferred line, shape (k, 2)
     records: int  # non-blank lines
 
 
@@ -95,6 +96,7 @@ class NativeScanner:
             value_minor=np.frombuffer(out["value_minor"], dtype=np.int64),
             currency=np.frombuffer(out["currency"], dtype=np.int32),
             deferred=np.frombuffer(out["deferred"], dtype=np.int64),
+            spans=np.frombuffer(out["spans"], dtype=np.int64).reshape(-1, 2),
             records=out["records"],
         )
 
