@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from warroom.alerts.model import Alert, AlertLog
 from warroom.guards.catalog.guard import CatalogGuard, GuardConfig
+from warroom.guards.catalog.journal import GuardJournal
 from warroom.guards.catalog.snapshot import Snapshot
 from warroom.guards.catalog.store import CatalogStore
 
@@ -21,13 +22,15 @@ def attach(
     config: GuardConfig | None = None,
     persist_seconds: float = 2.0,
     on_alert: Callable[[Alert], None] | None = None,
+    checkpointed: bool = False,
 ) -> CatalogGuard:
     """Feed a `Runner`'s steps to a new guard; findings are saved in the runner's store
     (every `persist_seconds` of wall time, at once after a step that fired or resolved
     an alert, and at the end) and alerts written as NDJSON and/or given to `on_alert`.
 
-    The guard's state is not part of the runner's checkpoint: on a resumed run it is
-    rebuilt by replaying the input before the checkpoint (`replay_prefix`).
+    With `checkpointed` (the server, whose HTTP input cannot be read again) the guard
+    checkpoints with the engine (journal.py); otherwise a resumed run rebuilds it by
+    replaying the input before the checkpoint (`replay_prefix`).
     """
     snapshot = Snapshot.load(catalog, runner.rates)
     log = AlertLog(alerts_out) if alerts_out else None
@@ -41,7 +44,11 @@ def attach(
             on_alert(a)
 
     guard = CatalogGuard(snapshot, config, on_alert=alert)
-    replay_prefix(runner, guard)
+    journal = GuardJournal(guard) if checkpointed else None
+    if journal is not None:
+        runner.join("catalog-guard", journal.participant)
+    else:
+        replay_prefix(runner, guard)
     store = CatalogStore(runner.store.engine)
     previous = runner.on_step
     last = [time.monotonic()]
@@ -50,6 +57,8 @@ def attach(
         if previous is not None:
             previous(step)
         guard.step(step.records, step.sku_changes)
+        if journal is not None:
+            journal.record(step.records, step.sku_changes)
         if sent[0] or time.monotonic() - last[0] >= persist_seconds:
             store.save(guard.findings, snapshot.rates.base_digits)
             last[0], sent[0] = time.monotonic(), 0

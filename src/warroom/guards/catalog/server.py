@@ -30,7 +30,8 @@ class ServerCatalog:
         # kept for a feed without `ingest` (an API built without the watch): the frame
         # carries them itself then
         self.recent: deque[dict[str, Any]] = deque(maxlen=20)
-        self.guard: CatalogGuard = attach(runner, catalog, on_alert=self._alert)
+        # checkpointed with the engine: a restarted server's guard goes on from there
+        self.guard: CatalogGuard = attach(runner, catalog, on_alert=self._alert, checkpointed=True)
         self.store = CatalogStore(runner.store.engine)
         self.digits = int(runner.rates.base_digits)
 
