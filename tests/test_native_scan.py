@@ -121,6 +121,8 @@ ODD_VALUES = st.sampled_from(
         "01794326400123",
         "2026-11-11T00:00:01.250+08:00",
         "2026-11-11T00:00:01Z",
+        "2026-11-11 00:00:01.5-05:30",
+        "2026-02-29T00:00:00Z",
     ]
 )
 FIELD_NAMES = st.sampled_from(
@@ -154,6 +156,41 @@ def lines(draw: st.DrawFn) -> bytes:
     elif trick == "array":
         text = f"[{text}]"
     return text.encode()
+
+
+@st.composite
+def rfc3339(draw: st.DrawFn) -> str:
+    """RFC 3339 timestamps, mostly valid, some just outside what either path reads."""
+    year = draw(st.sampled_from([1969, 1970, 1971, 2024, 2026, 2100, 9999]))
+    month = draw(st.integers(0, 13))
+    day = draw(st.sampled_from([0, 1, 28, 29, 30, 31, 32]))
+    hms = [draw(st.sampled_from([0, 9, 23, 24])), draw(st.sampled_from([0, 59, 60]))]
+    sec = draw(st.sampled_from([0, 59, 60]))
+    frac = draw(
+        st.sampled_from(["", ".", ".5", ".25", ".999", ".1234", ".123456789", ".1234567891"])
+    )
+    sep = draw(st.sampled_from(["T", " ", "t"]))
+    zone = draw(st.sampled_from(["Z", "z", "+08:00", "-05:30", "+23:59", "+24:00", "-00:00", ""]))
+    return f"{year:04d}-{month:02d}-{day:02d}{sep}{hms[0]:02d}:{hms[1]:02d}:{sec:02d}{frac}{zone}"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stamps=st.lists(rfc3339(), min_size=1, max_size=20))
+def test_rfc3339_timestamps_read_the_same(stamps: list[str]) -> None:
+    from conftest import RATES_DOC
+
+    base = dict(BASES[0])
+    lines = [json.dumps({**base, "id": f"v-{i}", "ts": ts}).encode() for i, ts in enumerate(stamps)]
+    _same(RatesTable.parse(json.dumps(RATES_DOC)), b"\n".join(lines))
+
+
+def test_common_rfc3339_timestamps_are_read_natively(rates: RatesTable) -> None:
+    fast, _ = _pair(rates)
+    assert fast._native is not None
+    line = json.dumps({**BASES[0], "ts": "2026-11-11T00:00:01.2509+08:00"}).encode()
+    scan = fast._native.scan(line, 1)
+    assert len(scan.deferred) == 0
+    assert scan.frame["ts"].to_list() == [1794326401250]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

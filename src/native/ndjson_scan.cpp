@@ -472,21 +472,75 @@ class Scanner {
     return static_cast<double>(v.get_int64().value_unsafe());
   }
 
-  // Epoch milliseconds written as digits (a JSON integer or a string of 1 to 18 digits);
-  // RFC 3339 and everything else goes to Python.
+  // Epoch milliseconds: a JSON integer, a string of 1 to 18 digits, or the common shape
+  // of RFC 3339 (rfc3339_ms); anything else goes to Python.
   static bool read_ts(const element& v, int64_t& ts) {
     if (v.type() == element_type::INT64) {
       ts = v.get_int64().value_unsafe();
       return ts >= 0 && ts < TS_LIMIT;
     }
     std::string_view s = v.get_string().value_unsafe();
-    if (s.empty() || s.size() > 18) return false;
+    if (s.empty() || s.size() > 18) return rfc3339_ms(s, ts);
     int64_t x = 0;
     for (char c : s) {
-      if (!is_digit(c)) return false;
+      if (!is_digit(c)) return rfc3339_ms(s, ts);
       x = x * 10 + (c - '0');
     }
     ts = x;
+    return true;
+  }
+
+  // YYYY-MM-DD(T| )HH:MM:SS(.1 to 9 digits)?(Z|z|+HH:MM|-HH:MM), read as polars reads it
+  // in timestamps.py: the fraction cut to milliseconds. Only what is plainly valid is
+  // taken (years 1971-9999, so no epoch is negative; no leap second; an offset under
+  // 24 h); the rest is left to Python.
+  static bool rfc3339_ms(std::string_view s, int64_t& ms) {
+    auto num = [&](size_t at, size_t n, int& out) {
+      if (at + n > s.size()) return false;
+      out = 0;
+      for (size_t i = at; i < at + n; ++i) {
+        if (!is_digit(s[i])) return false;
+        out = out * 10 + (s[i] - '0');
+      }
+      return true;
+    };
+    int y, mo, d, h, mi, sec;
+    if (s.size() < 20 || !num(0, 4, y) || s[4] != '-' || !num(5, 2, mo) || s[7] != '-' ||
+        !num(8, 2, d) || (s[10] != 'T' && s[10] != ' ') || !num(11, 2, h) || s[13] != ':' ||
+        !num(14, 2, mi) || s[16] != ':' || !num(17, 2, sec)) {
+      return false;
+    }
+    size_t at = 19;
+    int64_t frac_ms = 0;
+    if (s[at] == '.') {
+      size_t start = ++at;
+      while (at < s.size() && is_digit(s[at])) ++at;
+      size_t n = at - start;
+      if (n < 1 || n > 9) return false;
+      for (size_t i = 0; i < 3; ++i) frac_ms = frac_ms * 10 + (i < n ? s[start + i] - '0' : 0);
+    }
+    int64_t offset_min = 0;
+    if (at + 1 == s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+      offset_min = 0;
+    } else if (at + 6 == s.size() && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':') {
+      int oh, om;
+      if (!num(at + 1, 2, oh) || !num(at + 4, 2, om) || oh > 23 || om > 59) return false;
+      offset_min = (s[at] == '+' ? 1 : -1) * (oh * 60 + om);
+    } else {
+      return false;
+    }
+    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1971 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return false;
+    if (d > days_in[mo - 1] + (mo == 2 && leap)) return false;
+    // days since 1970-01-01 (H. Hinnant's days_from_civil)
+    int64_t yy = y - (mo <= 2);
+    int64_t era = yy / 400;
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    ms = ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + frac_ms - offset_min * 60000;
     return true;
   }
 
