@@ -31,7 +31,9 @@ using simdjson::dom::element_type;
 namespace {
 
 // How a field is read (the flat schema of decode.py).
-enum Json : int { STR = 0, I64 = 1, F64 = 2, BOOL = 3, TS = 4, ATTRS = 5 };
+// NESTED: a JSON object (sku_change's before/after) that is not a column: Python reads
+// those lines' objects itself (decode.py's _sku_changes) and names their faults.
+enum Json : int { STR = 0, I64 = 1, F64 = 2, BOOL = 3, TS = 4, ATTRS = 5, NESTED = 6 };
 // Shapes of rules.PATTERNS.
 enum Pattern : int { REGION = 1, COUNTRY = 2 };
 
@@ -71,17 +73,31 @@ bool blank(const char* p, size_t n) {  // bytes.strip() would leave nothing
   return true;
 }
 
+// A string column in Arrow's string-view layout, which polars takes without a copy:
+// 16 bytes a row (length, then the string itself if it fits in 12 bytes, else its first
+// 4 bytes and its offset in `data`), and a validity byte a row (packed in Python).
 struct StrColumn {
   std::string data;
-  std::vector<int64_t> offsets{0};
+  std::vector<uint8_t> views;
   std::vector<uint8_t> valid;
   void push(std::string_view s) {
-    data.append(s);
-    offsets.push_back(static_cast<int64_t>(data.size()));
+    size_t at = views.size();
+    views.resize(at + 16);  // zeroed: the inline bytes past the string stay 0
+    uint8_t* v = views.data() + at;
+    auto len = static_cast<int32_t>(s.size());
+    std::memcpy(v, &len, 4);
+    if (s.size() <= 12) {
+      std::memcpy(v + 4, s.data(), s.size());
+    } else {
+      auto offset = static_cast<int32_t>(data.size());  // batches stay far below 2 GB
+      std::memcpy(v + 4, s.data(), 4);
+      std::memcpy(v + 12, &offset, 4);  // buffer index (bytes 8-11) stays 0
+      data.append(s);
+    }
     valid.push_back(1);
   }
   void push_null() {
-    offsets.push_back(static_cast<int64_t>(data.size()));
+    views.resize(views.size() + 16);
     valid.push_back(0);
   }
 };
@@ -146,6 +162,7 @@ struct TypeRules {
   int min_one = -1;                        // an int field that must be >= 1
   int min_zero = -1;                       // an int field that must be >= 0
   bool defer = false;                      // every record of this type goes to Python
+  bool nested = false;                     // its rows' lines are handed back (spans)
 };
 
 class Scanner {
@@ -189,6 +206,7 @@ class Scanner {
       tr.min_one = r["min_one"].cast<int>();
       tr.min_zero = r["min_zero"].cast<int>();
       tr.defer = r["defer"].cast<bool>();
+      tr.nested = r["nested"].cast<bool>();
       rules_.push_back(std::move(tr));
     }
     currency_names_.reserve(currencies.size());  // the map's keys point into it
@@ -203,14 +221,18 @@ class Scanner {
 
   // Scans `buf` (whole lines; one trailing newline already cut off) and returns a dict:
   // n (accepted rows), line (each row's 0-based line index), deferred (line indexes for
-  // the Python decoder), spans (their byte ranges, start and end), records (non-blank
+  // the Python decoder), spans (their byte ranges, start and end), nested (line index,
+  // start and end of each taken line of a type with nested objects), records (non-blank
   // lines), kind, ts, value_minor, currency (index into the constructor's currencies,
-  // -1 for none), and per field its column: strings as (offsets, data, valid), ints as
+  // -1 for none), and per field its column: strings as (views, data, valid), ints as
   // (values, valid), bools as (values, valid).
   py::dict scan(py::bytes data) {
     char* ptr;
     Py_ssize_t size;
     PyBytes_AsStringAndSize(data.ptr(), &ptr, &size);
+    if (size >= (1LL << 31)) {  // string views hold 32-bit offsets
+      throw std::length_error("a batch of 2 GiB or more: cut it into smaller ones");
+    }
     Out out(names_.size());
     {
       py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
@@ -223,7 +245,7 @@ class Scanner {
   struct Out {
     size_t n = 0;
     int64_t records = 0;
-    std::vector<int64_t> line, deferred, spans, ts, value_minor;
+    std::vector<int64_t> line, deferred, spans, nested, ts, value_minor;
     std::vector<uint8_t> kind;
     std::vector<int32_t> currency;
     std::vector<StrColumn> strs;
@@ -237,9 +259,8 @@ class Scanner {
       currency.reserve(lines);
       for (size_t f = 0; f < json.size(); ++f) {
         if (json[f] == STR || json[f] == ATTRS) {
-          strs[f].offsets.reserve(lines + 1);
+          strs[f].views.reserve(lines * 16);
           strs[f].valid.reserve(lines);
-          strs[f].data.reserve(lines * 8);  // ids and codes are short
         } else if (json[f] == I64) {
           ints[f].reserve(lines);
           int_valid[f].reserve(lines);
@@ -260,6 +281,7 @@ class Scanner {
       d["line"] = as_bytes(line);
       d["deferred"] = as_bytes(deferred);
       d["spans"] = as_bytes(spans);
+      d["nested"] = as_bytes(nested);
       d["kind"] = as_bytes(kind);
       d["ts"] = as_bytes(ts);
       d["value_minor"] = as_bytes(value_minor);
@@ -267,12 +289,13 @@ class Scanner {
       py::dict cols;
       for (size_t f = 0; f < names.size(); ++f) {
         int j = json[f];
-        if (static_cast<int>(f) == ts_field || static_cast<int>(f) == type_field || j == F64) {
+        if (static_cast<int>(f) == ts_field || static_cast<int>(f) == type_field || j == F64 ||
+            j == NESTED) {
           continue;
         }
         if (j == STR || j == ATTRS) {
           cols[py::str(names[f])] = py::make_tuple(
-              as_bytes(strs[f].offsets),
+              as_bytes(strs[f].views),
               py::bytes(strs[f].data.data(), strs[f].data.size()), as_bytes(strs[f].valid));
         } else if (j == I64) {
           cols[py::str(names[f])] = py::make_tuple(as_bytes(ints[f]), as_bytes(int_valid[f]));
@@ -292,6 +315,7 @@ class Scanner {
     std::string padded;
     std::vector<element> vals;
     Present present;
+    bool nested = false;  // the line just taken is of a type with nested objects
   };
 
   void scan_lines(const char* ptr, size_t size, Out& out) const {
@@ -309,6 +333,9 @@ class Scanner {
         ++out.records;
         if (take(p, len, end, work, out)) {
           out.line.push_back(index);
+          if (work.nested) {
+            out.nested.insert(out.nested.end(), {index, p - ptr, stop - ptr});
+          }
         } else {
           out.deferred.push_back(index);
           out.spans.push_back(p - ptr);
@@ -356,6 +383,7 @@ class Scanner {
     if (t < 0) return false;
     const TypeRules& r = rules_[t];
     if (r.defer) return false;
+    work.nested = r.nested;
     if ((present.bits & ~r.allowed) || (present.bits & r.required) != r.required) return false;
     // the common fields: id of 1 to id_max_len characters, and a readable ts
     int id_field = id_field_;
@@ -456,6 +484,7 @@ class Scanner {
       case TS:
         return t == element_type::STRING || t == element_type::INT64;
       case ATTRS:
+      case NESTED:
         return t == element_type::OBJECT;
     }
     return false;

@@ -189,6 +189,18 @@ class LazyLines:
         return self.all()[i]
 
 
+class _Spans(LazyLines):
+    """Some lines of a batch by their index, cut out of it by byte span (no split)."""
+
+    def __init__(self, buf: bytes, spans: dict[int, tuple[int, int]]) -> None:
+        super().__init__(buf)
+        self._spans = spans
+
+    def __getitem__(self, i: int) -> bytes:
+        start, end = self._spans[i]
+        return self._buf[start:end]
+
+
 @dataclass(frozen=True)
 class Quarantined:
     line: int
@@ -251,20 +263,34 @@ class Decoder:
             value_minor=pl.Series(scan.value_minor),
             value_base=pl.Series(value_base),
         )
+        quarantined: list[Quarantined] = []
+        sku_changes: list[dict[str, Any]] = []
+        if len(scan.nested):  # sku changes: their nested objects are read here, per line
+            rows = scan.nested[:, 0]
+            lines = _Spans(buf, {int(r): (int(a), int(b)) for r, a, b in scan.nested.tolist()})
+            frame = frame.with_columns(_row=pl.col("pos") - first_line)  # the line index
+            is_change = frame["kind"] == KIND_CODE["sku_change"]
+            assert int(is_change.sum()) == len(rows)
+            frame, sku_changes = self._sku_changes(frame, is_change, lines, quarantined)
+            frame = frame.drop("_row")
         if len(scan.deferred) == 0:
-            return DecodedBatch(frame, [], scan.records)
+            return DecodedBatch(frame, _sorted(quarantined), scan.records, sku_changes)
         # The deferred lines as a batch of their own, numbered 1..k, then renumbered.
         deferred = b"\n".join(buf[start:end] for start, end in scan.spans.tolist())
         rest = self._decode_python(deferred, 1)
         line_of = first_line + scan.deferred  # line k of `rest` is line_of[k - 1]
         rest_frame = rest.frame.with_columns(pos=pl.Series(line_of[rest.frame["pos"] - 1]))
-        quarantined = [
+        quarantined += [
             Quarantined(int(line_of[q.line - 1]), q.raw, q.reason) for q in rest.quarantined
         ]
         for change in rest.sku_changes:
             change["pos"] = int(line_of[change["pos"] - 1])
+        if sku_changes and rest.sku_changes:
+            sku_changes = sorted([*sku_changes, *rest.sku_changes], key=lambda c: c["pos"])
+        else:
+            sku_changes = sku_changes or rest.sku_changes
         merged = pl.concat([frame, rest_frame]).sort("pos")
-        return DecodedBatch(merged, quarantined, scan.records, rest.sku_changes)
+        return DecodedBatch(merged, _sorted(quarantined), scan.records, sku_changes)
 
     def _decode_python(self, buf: bytes, first_line: int) -> DecodedBatch:
         lines = LazyLines(buf)
