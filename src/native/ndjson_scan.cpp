@@ -10,6 +10,7 @@
 // shapes of the two code patterns are written here, and decode.py checks at import
 // that rules.py still says the same.
 
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <simdjson.h>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -102,9 +104,15 @@ struct StrColumn {
   }
 };
 
+// A buffer handed to Python without a copy: the vector moves into a capsule that frees
+// it when the last numpy array (or Arrow buffer, or polars Series) over it is gone.
 template <typename T>
-py::bytes as_bytes(const std::vector<T>& v) {
-  return py::bytes(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+py::array give(T&& v) {
+  using V = std::decay_t<T>;
+  auto* heap = new V(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<V*>(p); });
+  auto* bytes = reinterpret_cast<uint8_t*>(heap->data());
+  return py::array_t<uint8_t>(heap->size() * sizeof(typename V::value_type), bytes, owner);
 }
 
 // Field names -> index: an open-addressed table on (length, first, last byte), far
@@ -274,18 +282,18 @@ class Scanner {
         : strs(fields), ints(fields), int_valid(fields), bools(fields), bool_valid(fields) {}
 
     py::dict to_dict(const std::vector<std::string>& names, const std::vector<int>& json,
-                     int ts_field, int type_field) const {
+                     int ts_field, int type_field) {  // moves the buffers out
       py::dict d;
       d["n"] = n;
       d["records"] = records;
-      d["line"] = as_bytes(line);
-      d["deferred"] = as_bytes(deferred);
-      d["spans"] = as_bytes(spans);
-      d["nested"] = as_bytes(nested);
-      d["kind"] = as_bytes(kind);
-      d["ts"] = as_bytes(ts);
-      d["value_minor"] = as_bytes(value_minor);
-      d["currency"] = as_bytes(currency);
+      d["line"] = give(std::move(line));
+      d["deferred"] = give(std::move(deferred));
+      d["spans"] = give(std::move(spans));
+      d["nested"] = give(std::move(nested));
+      d["kind"] = give(std::move(kind));
+      d["ts"] = give(std::move(ts));
+      d["value_minor"] = give(std::move(value_minor));
+      d["currency"] = give(std::move(currency));
       py::dict cols;
       for (size_t f = 0; f < names.size(); ++f) {
         int j = json[f];
@@ -295,12 +303,14 @@ class Scanner {
         }
         if (j == STR || j == ATTRS) {
           cols[py::str(names[f])] = py::make_tuple(
-              as_bytes(strs[f].views),
-              py::bytes(strs[f].data.data(), strs[f].data.size()), as_bytes(strs[f].valid));
+              give(std::move(strs[f].views)), give(std::move(strs[f].data)),
+              give(std::move(strs[f].valid)));
         } else if (j == I64) {
-          cols[py::str(names[f])] = py::make_tuple(as_bytes(ints[f]), as_bytes(int_valid[f]));
+          cols[py::str(names[f])] =
+              py::make_tuple(give(std::move(ints[f])), give(std::move(int_valid[f])));
         } else if (j == BOOL) {
-          cols[py::str(names[f])] = py::make_tuple(as_bytes(bools[f]), as_bytes(bool_valid[f]));
+          cols[py::str(names[f])] =
+              py::make_tuple(give(std::move(bools[f])), give(std::move(bool_valid[f])));
         }
       }
       d["columns"] = cols;
