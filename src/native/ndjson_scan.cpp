@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -75,17 +77,40 @@ bool blank(const char* p, size_t n) {  // bytes.strip() would leave nothing
   return true;
 }
 
+// A zeroed buffer from calloc: large ones come straight from the OS as zero pages, so
+// the rows a column never writes (a null: zero view, zero validity) cost nothing.
+struct ZeroBuffer {
+  uint8_t* data = nullptr;
+  ZeroBuffer() = default;
+  ZeroBuffer(const ZeroBuffer&) = delete;
+  ZeroBuffer& operator=(const ZeroBuffer&) = delete;
+  ~ZeroBuffer() { std::free(data); }
+  void allocate(size_t bytes) {
+    std::free(data);
+    data = static_cast<uint8_t*>(std::calloc(bytes ? bytes : 1, 1));
+    if (data == nullptr) throw std::bad_alloc();
+  }
+  uint8_t* release() {
+    uint8_t* out = data;
+    data = nullptr;
+    return out;
+  }
+};
+
 // A string column in Arrow's string-view layout, which polars takes without a copy:
 // 16 bytes a row (length, then the string itself if it fits in 12 bytes, else its first
 // 4 bytes and its offset in `data`), and a validity byte a row (packed in Python).
+// Rows are written in place; a null row is left as the zeros it was allocated as.
 struct StrColumn {
   std::string data;
-  std::vector<uint8_t> views;
-  std::vector<uint8_t> valid;
-  void push(std::string_view s) {
-    size_t at = views.size();
-    views.resize(at + 16);  // zeroed: the inline bytes past the string stay 0
-    uint8_t* v = views.data() + at;
+  ZeroBuffer views;
+  ZeroBuffer valid;
+  void allocate(size_t rows) {
+    views.allocate(rows * 16);
+    valid.allocate(rows);
+  }
+  void put(size_t row, std::string_view s) {
+    uint8_t* v = views.data + row * 16;
     auto len = static_cast<int32_t>(s.size());
     std::memcpy(v, &len, 4);
     if (s.size() <= 12) {
@@ -96,16 +121,18 @@ struct StrColumn {
       std::memcpy(v + 12, &offset, 4);  // buffer index (bytes 8-11) stays 0
       data.append(s);
     }
-    valid.push_back(1);
-  }
-  void push_null() {
-    views.resize(views.size() + 16);
-    valid.push_back(0);
+    valid.data[row] = 1;
   }
 };
 
 // A buffer handed to Python without a copy: the vector moves into a capsule that frees
 // it when the last numpy array (or Arrow buffer, or polars Series) over it is gone.
+py::array give(ZeroBuffer&& b, size_t bytes) {  // the first `bytes` of it
+  uint8_t* data = b.release();
+  py::capsule owner(data, [](void* p) { std::free(p); });
+  return py::array_t<uint8_t>(bytes, data, owner);
+}
+
 template <typename T>
 py::array give(T&& v) {
   using V = std::decay_t<T>;
@@ -267,8 +294,7 @@ class Scanner {
       currency.reserve(lines);
       for (size_t f = 0; f < json.size(); ++f) {
         if (json[f] == STR || json[f] == ATTRS) {
-          strs[f].views.reserve(lines * 16);
-          strs[f].valid.reserve(lines);
+          strs[f].allocate(lines);
         } else if (json[f] == I64) {
           ints[f].reserve(lines);
           int_valid[f].reserve(lines);
@@ -303,8 +329,8 @@ class Scanner {
         }
         if (j == STR || j == ATTRS) {
           cols[py::str(names[f])] = py::make_tuple(
-              give(std::move(strs[f].views)), give(std::move(strs[f].data)),
-              give(std::move(strs[f].valid)));
+              give(std::move(strs[f].views), n * 16), give(std::move(strs[f].data)),
+              give(std::move(strs[f].valid), n));
         } else if (j == I64) {
           cols[py::str(names[f])] =
               py::make_tuple(give(std::move(ints[f])), give(std::move(int_valid[f])));
@@ -453,7 +479,7 @@ class Scanner {
     int af = attrs_field_;
     if (present[af] && !attrs_text(vals[af], attrs)) return false;
     // accepted: append the row
-    out.n += 1;
+    size_t row = out.n++;
     out.kind.push_back(static_cast<uint8_t>(t));
     out.ts.push_back(ts);
     out.value_minor.push_back(minor);
@@ -461,11 +487,9 @@ class Scanner {
     for (size_t f = 0; f < names_.size(); ++f) {
       int j = json_[f];
       if (j == STR) {
-        if (present[f]) out.strs[f].push(vals[f].get_string().value_unsafe());
-        else out.strs[f].push_null();
+        if (present[f]) out.strs[f].put(row, vals[f].get_string().value_unsafe());
       } else if (j == ATTRS) {
-        if (present[f]) out.strs[f].push(attrs);
-        else out.strs[f].push_null();
+        if (present[f]) out.strs[f].put(row, attrs);
       } else if (j == I64) {
         out.ints[f].push_back(present[f] ? vals[f].get_int64().value_unsafe() : 0);
         out.int_valid[f].push_back(present[f]);
