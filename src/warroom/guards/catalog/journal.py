@@ -5,7 +5,8 @@ records ingested over HTTP cannot be read again, so the server checkpoints the g
 with the engine instead (`participants.Journaled`):
 - the whole guard is pickled (without its snapshot, which is loaded again from the
   catalog file, and without its callbacks) only once the journal has grown to a few
-  times its size: pickled, it is ~4 MB and takes ~0.6 s;
+  times its size: 8.7 MB (0.02 s) after 600,000 records of a simulated day, mostly
+  the look-back buffer, too much to write at every group commit;
 - in between, each checkpoint journals the guard's *inputs* since the previous one:
   per step the record columns it reads and the step's sku changes. A restore replays
   them through the restored guard, which is deterministic, so it ends where the guard
