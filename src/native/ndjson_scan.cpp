@@ -194,9 +194,7 @@ struct TypeRules {
   std::vector<std::pair<int, std::vector<std::string>>> enums;
   int money = -1;                          // the money field, or -1
   bool money_times_quantity = false;       // an order's value is price x quantity
-  int min_one = -1;                        // an int field that must be >= 1
-  int min_zero = -1;                       // an int field that must be >= 0
-  bool defer = false;                      // every record of this type goes to Python
+  std::vector<std::pair<int, int64_t>> minimum;  // (int field, least value)
   bool nested = false;                     // its rows' lines are handed back (spans)
 };
 
@@ -238,9 +236,10 @@ class Scanner {
       }
       tr.money = r["money"].cast<int>();
       tr.money_times_quantity = types_.back() == "order";
-      tr.min_one = r["min_one"].cast<int>();
-      tr.min_zero = r["min_zero"].cast<int>();
-      tr.defer = r["defer"].cast<bool>();
+      for (auto m : r["minimum"].cast<py::list>()) {
+        auto p = m.cast<py::tuple>();
+        tr.minimum.emplace_back(p[0].cast<int>(), p[1].cast<int64_t>());
+      }
       tr.nested = r["nested"].cast<bool>();
       rules_.push_back(std::move(tr));
     }
@@ -418,7 +417,6 @@ class Scanner {
     }
     if (t < 0) return false;
     const TypeRules& r = rules_[t];
-    if (r.defer) return false;
     work.nested = r.nested;
     if ((present.bits & ~r.allowed) || (present.bits & r.required) != r.required) return false;
     // the common fields: id of 1 to id_max_len characters, and a readable ts
@@ -445,12 +443,8 @@ class Scanner {
       for (auto& a : allowed) found |= a == s;
       if (!found) return false;
     }
-    if (r.min_one >= 0 && present[r.min_one] && vals[r.min_one].get_int64().value_unsafe() < 1) {
-      return false;
-    }
-    if (r.min_zero >= 0 && present[r.min_zero] &&
-        vals[r.min_zero].get_int64().value_unsafe() < 0) {
-      return false;
+    for (auto& [f, least] : r.minimum) {
+      if (present[f] && vals[f].get_int64().value_unsafe() < least) return false;
     }
     int64_t ts;
     if (!read_ts(vals[ts_field_], ts)) return false;

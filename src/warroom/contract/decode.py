@@ -266,11 +266,10 @@ class Decoder:
         quarantined: list[Quarantined] = []
         sku_changes: list[dict[str, Any]] = []
         if len(scan.nested):  # sku changes: their nested objects are read here, per line
-            rows = scan.nested[:, 0]
             lines = _Spans(buf, {int(r): (int(a), int(b)) for r, a, b in scan.nested.tolist()})
             frame = frame.with_columns(_row=pl.col("pos") - first_line)  # the line index
             is_change = frame["kind"] == KIND_CODE["sku_change"]
-            assert int(is_change.sum()) == len(rows)
+            assert int(is_change.sum()) == len(scan.nested)
             frame, sku_changes = self._sku_changes(frame, is_change, lines, quarantined)
             frame = frame.drop("_row")
         if len(scan.deferred) == 0:
@@ -285,10 +284,7 @@ class Decoder:
         ]
         for change in rest.sku_changes:
             change["pos"] = int(line_of[change["pos"] - 1])
-        if sku_changes and rest.sku_changes:
-            sku_changes = sorted([*sku_changes, *rest.sku_changes], key=lambda c: c["pos"])
-        else:
-            sku_changes = sku_changes or rest.sku_changes
+        sku_changes = sorted([*sku_changes, *rest.sku_changes], key=lambda c: c["pos"])
         merged = pl.concat([frame, rest_frame]).sort("pos")
         return DecodedBatch(merged, _sorted(quarantined), scan.records, sku_changes)
 
@@ -433,7 +429,8 @@ class Decoder:
                             pl.lit(f"{rtype}.{name} must be {words}")
                         )
                     )
-        for (rtype, name), (least, reason) in MINIMUM.items():
+        for (rtype, name), least in MINIMUM.items():
+            reason = f"{rtype}.{name} must be an integer >= {least}"
             checks.append(pl.when((t == rtype) & (pl.col(name) < least)).then(pl.lit(reason)))
         checks += [
             pl.when(

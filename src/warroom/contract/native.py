@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -86,16 +87,8 @@ class NativeScanner:
             "kind": pl.Series("kind", np.frombuffer(out["kind"], dtype=np.uint8)),
             "ts": pl.Series("ts", np.frombuffer(out["ts"], dtype=np.int64)),
         }
-        for name, parts in out["columns"].items():
-            dtype = self._schema[name]
-            if dtype == pl.String:
-                views, data, valid = parts
-                cols[name] = _strings(name, n, views, data, valid)
-            else:
-                values, valid = parts
-                np_type = np.int64 if dtype == pl.Int64 else np.bool_
-                series = pl.Series(name, np.frombuffer(values, dtype=np_type))
-                cols[name] = _with_nulls(series, valid)
+        for name, (*buffers, valid) in out["columns"].items():
+            cols[name] = _column(name, self._schema[name], n, buffers, valid)
         return Scan(
             frame=pl.DataFrame(cols),
             value_minor=np.frombuffer(out["value_minor"], dtype=np.int64),
@@ -117,8 +110,6 @@ def _json_kind(name: str, dtype: pl.DataType) -> int:
 
 def _type_rules(rtype: str, at: dict[str, int]) -> dict[str, object]:
     spec = FIELDS[rtype]
-    minimum = {name: least for (rt, name), (least, _) in MINIMUM.items() if rt == rtype}
-    assert set(minimum.values()) <= {0, 1}, "the scanner knows the bounds 0 and 1"
     return {
         "allowed": [at[n] for n in (*COMMON, *spec) if n in at],
         "required": [at[n] for n in REQUIRED[rtype] if n in at],
@@ -127,29 +118,29 @@ def _type_rules(rtype: str, at: dict[str, int]) -> dict[str, object]:
         "shapes": [(at[n], _SHAPES[n][1]) for n in PATTERNS] if rtype in PATTERN_TYPES else [],
         "enums": [(at[n], list(values)) for (rt, n), values in ENUMS.items() if rt == rtype],
         "money": at[MONEY_FIELD[rtype]] if rtype in MONEY_FIELD else -1,
-        "min_one": next((at[n] for n, v in minimum.items() if v == 1), -1),
-        "min_zero": next((at[n] for n, v in minimum.items() if v == 0), -1),
-        "defer": False,
+        "minimum": [(at[n], least) for (rt, n), least in MINIMUM.items() if rt == rtype],
         # lines with nested objects (sku_change's before/after) are handed back to Python
         "nested": any(kind == "sku_state" for kind in spec.values()),
     }
 
 
-def _strings(name: str, n: int, views: bytes, data: bytes, valid: bytes) -> pl.Series:
-    """A string column from the scanner's string views: polars takes it without a copy
-    (a large_string array was copied into views, ~1 ms per 50,000 rows)."""
+# The scanner's buffers as Arrow arrays, which polars takes without a copy. Strings are
+# string views (a large_string array was copied into views: ~1 ms per 50,000 rows);
+# booleans arrive a byte a value and are packed to Arrow's bits.
+_ARROW = {pl.String: pa.string_view(), pl.Int64: pa.int64(), pl.Boolean: pa.bool_()}
+
+
+def _column(name: str, dtype: pl.DataType, n: int, buffers: list[Any], valid: Any) -> pl.Series:
     mask = np.frombuffer(valid, dtype=np.uint8)
     nulls = n - int(mask.sum())
-    bitmap = pa.py_buffer(np.packbits(mask, bitorder="little")) if nulls else None
-    buffers = [bitmap, pa.py_buffer(views), pa.py_buffer(data)]
-    arr = pa.Array.from_buffers(pa.string_view(), n, buffers, nulls)
-    series = pl.from_arrow(arr)
+    bitmap = pa.py_buffer(_bits(mask)) if nulls else None
+    if dtype == pl.Boolean:
+        buffers = [_bits(np.frombuffer(buffers[0], dtype=np.uint8))]
+    arrow = pa.Array.from_buffers(_ARROW[dtype], n, [bitmap, *map(pa.py_buffer, buffers)], nulls)
+    series = pl.from_arrow(arrow)
     assert isinstance(series, pl.Series)
     return series.alias(name)
 
 
-def _with_nulls(series: pl.Series, valid: bytes) -> pl.Series:
-    mask = np.frombuffer(valid, dtype=np.bool_)
-    if mask.all():
-        return series
-    return pl.select(pl.when(pl.Series(mask)).then(series)).to_series().alias(series.name)
+def _bits(mask: np.ndarray) -> np.ndarray:
+    return np.packbits(mask, bitorder="little")

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from warroom.contract.rules import COMMON, FIELDS, KIND_WORDS, FieldKind
+from warroom.contract.rules import COMMON, FIELDS, KIND_WORDS, MINIMUM, FieldKind
 
 _decoder = msgspec.json.Decoder()
 
@@ -58,10 +58,8 @@ def type_reason(obj: dict[str, Any]) -> str | None:
 
 
 def _kind_words(rtype: str, name: str, kind: FieldKind) -> str:
-    if (rtype, name) == ("order", "quantity"):
-        return "an integer >= 1"
-    if (rtype, name) == ("payment", "latency_ms"):
-        return "an integer >= 0"
+    if (rtype, name) in MINIMUM:
+        return f"an integer >= {MINIMUM[rtype, name]}"
     return KIND_WORDS[kind]
 
 
