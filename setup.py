@@ -1,7 +1,9 @@
-"""The native NDJSON scanner (src/native): built when simdjson's headers are there.
+"""The native parts (src/native), built with pybind11 by `pip install -e`.
 
-Without them (`apt-get install libsimdjson-dev`; `make install` does it) warroom
-installs without the extension and decodes every line in Python, more slowly.
+- `warroom._engine_core`, the engine's per-record core: needs only a C++17 compiler.
+- `warroom._ndjson_scan`, the NDJSON scanner: built when simdjson's headers are there
+  (`apt-get install libsimdjson-dev`; `make install` does it). Without them warroom
+  decodes every line in Python, more slowly.
 """
 
 from pathlib import Path
@@ -11,7 +13,14 @@ from setuptools import setup
 
 HAVE_SIMDJSON = any(Path(d, "simdjson.h").exists() for d in ("/usr/include", "/usr/local/include"))
 
-ext_modules = []
+ext_modules = [
+    Pybind11Extension(
+        "warroom._engine_core",
+        ["src/native/engine_core.cpp"],
+        cxx_std=17,
+        extra_compile_args=["-O3"],
+    )
+]
 if HAVE_SIMDJSON:
     ext_modules.append(
         Pybind11Extension(

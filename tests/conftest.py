@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from warroom.contract.decode import Decoder
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 from warroom.engine.engine import Engine
+from warroom.engine.native import new_engine
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract"
 RATES_DOC = {
@@ -39,8 +41,9 @@ def run_engine(
     cuts: list[int] | None = None,
     config: EngineConfig | None = None,
 ) -> tuple[Engine, pl.DataFrame]:
-    """Feed `lines` to a fresh engine in batches cut at `cuts`; return labelled 1s cells."""
-    decoder, engine = Decoder(rates), Engine(config or EngineConfig(lateness_ms=2_000))
+    """Feed `lines` to a fresh engine in batches cut at `cuts`; return labelled 1s cells.
+    The engine is the native one unless WARROOM_NATIVE=0 (see `both_engines`)."""
+    decoder, engine = Decoder(rates), new_engine(config or EngineConfig(lateness_ms=2_000))
     bounds = [0, *sorted(set(c for c in (cuts or []) if 0 < c < len(lines))), len(lines)]
     steps = []
     for a, b in itertools.pairwise(bounds):
@@ -62,3 +65,20 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=list(HEADLESS_ARGS))
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module", params=["native", "reference"])
+def both_engines(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests on the native engine and on the numpy/polars reference.
+    Module-scoped: Hypothesis refuses function-scoped fixtures in its tests."""
+    from warroom.engine import native
+
+    if request.param == "native" and not native.available():
+        pytest.skip("the native engine core is not built")
+    before = os.environ.get("WARROOM_NATIVE")
+    os.environ["WARROOM_NATIVE"] = "1" if request.param == "native" else "0"
+    yield request.param
+    if before is None:
+        os.environ.pop("WARROOM_NATIVE", None)
+    else:
+        os.environ["WARROOM_NATIVE"] = before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,8 @@ from warroom.engine.cube import GSET_ID, LOCAL_COLS
 
 LATENESS = 2_000
 METRICS = ("gmv", "order_lines", "pay_successes", "pay_amount", "refund_amount", "visits")
+
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 
 def engine_totals(cells: pl.DataFrame) -> dict[tuple[int, str], dict[str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from conftest import run_engine
 from eventgen import order, payment
@@ -10,6 +11,8 @@ from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 
 T0 = 1_794_326_400_000
+
+pytestmark = pytest.mark.usefixtures("both_engines")
 
 
 def cell(cells: pl.DataFrame, win: int, gset: int, k1: str, col: str) -> int:
@@ -80,9 +83,9 @@ def test_each_step_hands_on_its_records_without_duplicates_but_with_late_ones(
     rates: RatesTable,
 ) -> None:
     from warroom.contract.decode import Decoder
-    from warroom.engine.engine import Engine
+    from warroom.engine.native import new_engine
 
-    engine, decoder = Engine(EngineConfig(lateness_ms=1_000)), Decoder(rates)
+    engine, decoder = new_engine(EngineConfig(lateness_ms=1_000)), Decoder(rates)
     lines = [order(1, T0), order(2, T0 + 5_000), order(1, T0 + 5_001), order(3, T0)]
     step = engine.process(decoder.decode_ndjson(b"\n".join(lines), 1))
     assert step.records is not None
@@ -97,9 +100,10 @@ def test_attribution_holds_across_batches_whose_lines_restart_at_one(rates: Rate
     payment in the next whose early line closes the payment's window, must still be
     attributed: arrival order is the engine's sequence number, not the line."""
     from warroom.contract.decode import Decoder
-    from warroom.engine.engine import SECOND, Engine
+    from warroom.engine.engine import SECOND
+    from warroom.engine.native import new_engine
 
-    decoder, engine = Decoder(rates), Engine(EngineConfig(lateness_ms=1_000))
+    decoder, engine = Decoder(rates), new_engine(EngineConfig(lateness_ms=1_000))
     first = [order(i, T0 + i) for i in range(1, 200)]  # order o199 is line 199
     second = [payment(199, T0 + 300), order(500, T0 + 5_000)]  # line 2 closes T0's window
     cells = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from warroom.contract.decode import Decoder
 from warroom.contract.rates import RatesTable
-from warroom.engine.engine import Engine
+from warroom.engine.native import new_engine
 from warroom.runner import load_catalog_categories
 from warroom.sources import files
 
@@ -24,7 +24,7 @@ from warroom.sources import files
 def stages(day: Path, batch_bytes: int = files.DEFAULT_BATCH_BYTES) -> tuple[int, Counter[str]]:
     rates = day / "rates.json"
     decoder = Decoder(RatesTable.load(rates if rates.exists() else None))
-    engine = Engine()
+    engine = new_engine()
     if (day / "catalog.ndjson").exists():
         engine.set_catalog(load_catalog_categories(day / "catalog.ndjson"))
     spent: Counter[str] = Counter()

@@ -24,7 +24,8 @@ from warroom.contract.decode import DecodedBatch, Decoder, Quarantined
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, METRIC_COLS
-from warroom.engine.engine import SECOND, Counters, Engine, StepResult
+from warroom.engine.engine import SECOND, Counters, StepResult
+from warroom.engine.native import new_engine
 from warroom.errors import StateError
 from warroom.participants import Participant
 from warroom.sources import coalesce, files
@@ -62,7 +63,7 @@ class Runner:
         self.store = Store.open(opts.data_dir)
         self.rates = self._rates()
         self.decoder = Decoder(self.rates)
-        self.engine = Engine(opts.config)
+        self.engine = new_engine(opts.config)
         self.source = files.fingerprint(opts.events)
         self.on_step = on_step
         self.participants: dict[str, Participant] = {}

@@ -3,12 +3,16 @@
 Every decision is made per record, in input order, from the records before it, so
 the output does not depend on how the input is cut into batches:
 - W(i), the watermark before record i, is max(ts of records 1..i-1) - lateness.
-- Record i is a duplicate if the latest earlier record with its id has
-  ts >= W(i) - dedup_horizon.
+- Record i is a duplicate if the latest earlier record with its id that was not a
+  duplicate has ts >= W(i) - dedup_horizon.
 - Otherwise it is late if its 1-second window ended at or before W(i).
 - A window is finalised once, at the first record that moves W past its end;
   payments, refunds and shipments in it take the dimensions of their order if that
-  order arrived before that record, else `unknown` (EVENTS.md, Attribution).
+  order arrived before that record and W there is at most order_horizon past the
+  order's ts, else `unknown` (EVENTS.md, Attribution).
+
+This numpy/polars engine is the reference; engine/native.py does the same per record
+in C++ and is what runs unless WARROOM_NATIVE=0.
 """
 
 from __future__ import annotations
@@ -161,26 +165,14 @@ class Engine:
     def _rows(self, f: pl.DataFrame) -> pl.DataFrame:
         """The engine's columns: codes for dimensions, status and latency bucket."""
         kind = f["kind"].to_numpy()
-        codes = {d: self.dicts[d].encode(f[_source_col(d)]) for d in DIMS}
+        codes, lat_bucket, status = self._coded(f, kind)
         is_order, is_visit = kind == cube.KIND_ORDER, kind == cube.KIND_VISIT
         for d in ORDER_DIMS:  # attributed at finalisation
             own = is_order | (is_visit & (d in ("region", "country", "channel")))
-            if d == "merchant":
+            if d == "merchant" or d == "category":
                 own |= kind == cube.KIND_SKU
             codes[d] = np.where(own, codes[d], 0).astype(np.int32)
         codes["method"] = np.where(kind == cube.KIND_PAYMENT, codes["method"], 0).astype(np.int32)
-        if self.sku_category:
-            change = kind == cube.KIND_SKU
-            if change.any():
-                rows = np.flatnonzero(change)
-                cat = f["sku_id"].gather(rows).replace_strict(*self._sku_lookup(), default=None)
-                codes["category"][rows] = self.dicts["category"].encode(cat)
-        latency = f["latency_ms"].to_numpy()
-        lat_bucket = np.where(
-            np.isnan(latency.astype(np.float64)),
-            -1,
-            np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), np.nan_to_num(latency), side="left"),
-        ).astype(np.int8)
         return pl.DataFrame(
             {
                 "pos": f["pos"],
@@ -194,10 +186,32 @@ class Engine:
                 **{d: codes[d] for d in DIMS},
                 "value_base": f["value_base"],
                 "value_minor": f["value_minor"],
-                "status": f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8),
+                "status": status,
                 "lat_bucket": lat_bucket,
             }
         )
+
+    def _coded(
+        self, f: pl.DataFrame, kind: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, pl.Series]:
+        """Dimension codes as each record carries them (a sku change's category is its
+        sku's in the catalog, or unknown), latency buckets and status codes."""
+        codes = {d: self.dicts[d].encode(f[_source_col(d)]) for d in DIMS}
+        change = kind == cube.KIND_SKU
+        if change.any():
+            codes["category"] = np.where(change, 0, codes["category"]).astype(np.int32)
+            if self.sku_category:
+                rows = np.flatnonzero(change)
+                cat = f["sku_id"].gather(rows).replace_strict(*self._sku_lookup(), default=None)
+                codes["category"][rows] = self.dicts["category"].encode(cat)
+        latency = f["latency_ms"].to_numpy()
+        lat_bucket = np.where(
+            np.isnan(latency.astype(np.float64)),
+            -1,
+            np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), np.nan_to_num(latency), side="left"),
+        ).astype(np.int8)
+        status = f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8)
+        return codes, lat_bucket, status
 
     def _duplicates(self, ids: np.ndarray, ts: np.ndarray, w_before: np.ndarray) -> np.ndarray:
         found, prior = self.seen.lookup(ids)
@@ -236,6 +250,11 @@ class Engine:
                 self.rollups[MINUTE].add(cells, hll.registers(minute, list(KEY_COLS)))
                 out[SECOND] = cells
         self.closed_before = max(self.closed_before, closed)
+        self._close_periods(out, end)
+        return out
+
+    def _close_periods(self, out: dict[int, pl.DataFrame], end: bool) -> None:
+        """Minutes and hours that `closed_before` (or the end) closed, into `out`."""
         until = FOREVER if end else self.closed_before
         rolled = self.rollups[MINUTE].close(until)
         if rolled is not None:
@@ -245,7 +264,6 @@ class Engine:
         rolled = self.rollups[HOUR].close(until, keep_sketch=False)
         if rolled is not None:
             out[HOUR] = rolled[0]
-        return out
 
     def _attribute(
         self, done: pl.DataFrame, w_after: np.ndarray | None, seq: np.ndarray | None
@@ -257,11 +275,13 @@ class Engine:
         found, payload = self.orders.lookup(done["order_hash"].to_numpy()[need])
         if w_after is None or seq is None:
             limit = np.full(int(need.sum()), FOREVER)
+            bound = self.max_ts - self.config.lateness_ms - self.config.order_horizon_ms
         else:  # the sequence number of the record at which each row's window closed
             ends = done["win"].to_numpy()[need] + SECOND
             at = np.minimum(np.searchsorted(w_after, ends, side="left"), len(seq) - 1)
-            limit = seq[at]
-        ok = found & (payload.get("seq", np.zeros(0, np.int64)) <= limit) if found.any() else found
+            limit, bound = seq[at], w_after[at] - self.config.order_horizon_ms
+        # an order is forgotten once the watermark is its horizon past it
+        ok = found & (payload["seq"] <= limit) & (payload["ts"] >= bound) if found.any() else found
         idx = np.flatnonzero(need)
         updates = {}
         for d in ORDER_DIMS:

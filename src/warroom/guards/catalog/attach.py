@@ -81,13 +81,13 @@ def replay_prefix(runner: Any, guard: CatalogGuard) -> int:
     the state an uninterrupted run would have. Returns the records replayed; standard
     input cannot be read again, so there the guard starts from the snapshot."""
     from warroom.contract.decode import Decoder
-    from warroom.engine.engine import Engine
+    from warroom.engine.native import new_engine
     from warroom.sources import files
 
     events, end = runner.opts.events, runner.offset
     if end == 0 or events == "-":
         return 0
-    decoder, engine = Decoder(runner.rates), Engine(runner.opts.config)
+    decoder, engine = Decoder(runner.rates), new_engine(runner.opts.config)
     count = 0
     if files.is_columnar(events):
         for chunk in files.arrow_chunks(events, 0, runner.opts.batch_rows):

@@ -1,0 +1,665 @@
+// The engine's per-record core (engine/native.py drives it): dedup, watermark and
+// lateness, the order index, attribution, and the per-second cells of every grouping
+// set with exact distinct orders and buyers and the minute HyperLogLog registers.
+//
+// It makes the decisions engine.py's docstring defines, record by record in input
+// order, so its output does not depend on batch sizes; engine.py's numpy/polars path
+// (WARROOM_NATIVE=0) is the reference the tests compare it with. Money is int64 minor
+// units throughout: sums are exact (the decoder keeps each value below 2**53).
+//
+// Persistence: the two indexes log every change; Python drains the log into sorted
+// runs (engine/runs.py's format) at each checkpoint and loads them back on restore.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace {
+
+constexpr int N_DIMS = 8;  // engine/dims.py DIMS
+// DIMS positions
+constexpr int REGION = 0, COUNTRY = 1, CHANNEL = 2, CATEGORY = 3, METHOD = 4, CAMPAIGN = 5,
+              MERCHANT = 6;
+// ORDER_DIMS: what an order gives its payments, refunds and shipments
+constexpr int ORDER_DIMS[6] = {REGION, COUNTRY, CHANNEL, CATEGORY, CAMPAIGN, MERCHANT};
+constexpr uint8_t K_ORDER = 0, K_PAYMENT = 1, K_REFUND = 2, K_SHIPMENT = 3, K_SKU = 4, K_VISIT = 5;
+constexpr uint8_t PAY_OK = 1, SHIP_SHIPPED = 1, SHIP_DELIVERED = 2, SHIP_RETURNED = 3;
+constexpr int64_t SECOND = 1000, MINUTE = 60000;
+constexpr int64_t FOREVER = INT64_MAX / 4;
+constexpr int64_t NEVER = INT64_MIN / 4;
+
+// cube.py METRIC_COLS, in order
+enum Metric : int {
+  GMV, ORDER_LINES, ORDERS, BUYERS, VISITS, PAY_ATTEMPTS, PAY_SUCCESSES, PAY_AMOUNT, REFUNDS,
+  REFUND_AMOUNT, SHIPMENTS, DELIVERIES, RETURNS, SKU_CHANGES, LAT0,
+  GMV_LOCAL = LAT0 + 16, PAY_AMOUNT_LOCAL, REFUND_AMOUNT_LOCAL, N_METRICS
+};
+constexpr int N_LAT = 16;
+
+inline int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+inline int64_t window_of(int64_t ts) { return floor_div(ts, SECOND) * SECOND; }
+
+inline uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Open addressing, linear probing: key -> dense index (insertion order). No deletes;
+// a filtered copy is rebuilt instead (the indexes' eviction).
+template <class Key>
+class IndexMap {
+ public:
+  std::vector<Key> keys;
+
+  explicit IndexMap(size_t capacity = 16) { reset(capacity); }
+
+  void reset(size_t capacity) {
+    size_t cap = 16;
+    while (cap < capacity * 2) cap <<= 1;
+    slots_.assign(cap, -1);
+    mask_ = cap - 1;
+    keys.clear();
+  }
+  size_t size() const { return keys.size(); }
+
+  // the key's index, or -1
+  int64_t find(const Key& k) const {
+    for (size_t s = Key::hash(k) & mask_;; s = (s + 1) & mask_) {
+      int64_t at = slots_[s];
+      if (at < 0) return -1;
+      if (keys[at] == k) return at;
+    }
+  }
+  // the key's index and whether it was added now
+  std::pair<int64_t, bool> insert(const Key& k) {
+    if ((keys.size() + 1) * 2 > slots_.size()) grow();
+    for (size_t s = Key::hash(k) & mask_;; s = (s + 1) & mask_) {
+      int64_t at = slots_[s];
+      if (at < 0) {
+        slots_[s] = static_cast<int64_t>(keys.size());
+        keys.push_back(k);
+        return {slots_[s], true};
+      }
+      if (keys[at] == k) return {at, false};
+    }
+  }
+
+ private:
+  std::vector<int64_t> slots_;
+  size_t mask_ = 0;
+
+  void grow() {
+    std::vector<int64_t> old;
+    old.swap(slots_);
+    slots_.assign(old.size() * 2, -1);
+    mask_ = slots_.size() - 1;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      size_t s = Key::hash(keys[i]) & mask_;
+      while (slots_[s] >= 0) s = (s + 1) & mask_;
+      slots_[s] = static_cast<int64_t>(i);
+    }
+  }
+};
+
+struct U64Key {
+  uint64_t v;
+  static uint64_t hash(const U64Key& k) { return mix(k.v); }
+  bool operator==(const U64Key& o) const { return v == o.v; }
+};
+
+struct CellKey {  // (win, gset, k1, k2)
+  int64_t win;
+  int32_t k1, k2;
+  int32_t gset;
+  static uint64_t hash(const CellKey& k) {
+    return mix(static_cast<uint64_t>(k.win) * 0x9E3779B97F4A7C15ULL ^
+               (static_cast<uint64_t>(static_cast<uint32_t>(k.k1)) << 32 |
+                static_cast<uint32_t>(k.k2)) ^
+               (static_cast<uint64_t>(k.gset) << 58));
+  }
+  bool operator==(const CellKey& o) const {
+    return win == o.win && k1 == o.k1 && k2 == o.k2 && gset == o.gset;
+  }
+};
+
+struct FineKey {  // a row's window, dimensions and what kind of count it is
+  int64_t win;
+  int32_t dims[N_DIMS];
+  uint8_t kind, status;
+  int8_t lat;
+  uint8_t pad = 0;
+  static uint64_t hash(const FineKey& k) {
+    uint64_t h = mix(static_cast<uint64_t>(k.win));
+    for (int d = 0; d < N_DIMS; d += 2)
+      h = mix(h ^ (static_cast<uint64_t>(static_cast<uint32_t>(k.dims[d])) << 32 |
+                   static_cast<uint32_t>(k.dims[d + 1])));
+    return mix(h ^ (uint64_t(k.kind) << 16 | uint64_t(k.status) << 8 | uint8_t(k.lat)));
+  }
+  bool operator==(const FineKey& o) const {
+    return win == o.win && kind == o.kind && status == o.status && lat == o.lat &&
+           std::memcmp(dims, o.dims, sizeof dims) == 0;
+  }
+};
+
+struct PairKey {  // (a cell, a hash): distinct orders and buyers per cell
+  uint64_t h;
+  int64_t cell;
+  static uint64_t hash(const PairKey& k) { return mix(k.h ^ mix(static_cast<uint64_t>(k.cell))); }
+  bool operator==(const PairKey& o) const { return h == o.h && cell == o.cell; }
+};
+
+struct RegKey {  // (a minute cell, an HLL register)
+  int64_t cell;
+  int64_t reg;
+  static uint64_t hash(const RegKey& k) { return mix(static_cast<uint64_t>(k.cell) << 16 ^ k.reg); }
+  bool operator==(const RegKey& o) const { return cell == o.cell && reg == o.reg; }
+};
+
+// u64 key -> `width` int64 values; column `expire` is the event time eviction reads.
+// With keep_last a new value replaces the old, else the first one stays. Every change is
+// logged for the next drain.
+class Index {
+ public:
+  Index(int width, bool keep_last, int expire) : width_(width), expire_(expire), keep_last_(keep_last) {}
+
+  const int64_t* find(uint64_t key) const {
+    int64_t at = map_.find(U64Key{key});
+    return at < 0 ? nullptr : &vals_[at * width_];
+  }
+  void put(uint64_t key, const int64_t* vals) {
+    auto [at, added] = map_.insert(U64Key{key});
+    if (!added && !keep_last_) return;
+    if (added) vals_.resize(vals_.size() + width_);
+    std::memcpy(&vals_[at * width_], vals, width_ * sizeof(int64_t));
+    oldest_ = std::min(oldest_, vals[expire_]);
+    log_keys_.push_back(key);
+    log_vals_.insert(log_vals_.end(), vals, vals + width_);
+    ++since_evict_;
+  }
+  // Forget entries whose expire value is below `bound`, when enough were added since the
+  // last pass for the copy to pay (it never changes an answer: see the callers).
+  void evict(int64_t bound) {
+    const int col = expire_;
+    if (bound <= oldest_ || since_evict_ * 2 < map_.size() || map_.size() < 4096) return;
+    since_evict_ = 0;
+    oldest_ = INT64_MAX;
+    IndexMap<U64Key> kept(map_.size());
+    std::vector<int64_t> vals;
+    vals.reserve(vals_.size());
+    for (size_t i = 0; i < map_.size(); ++i) {
+      const int64_t* v = &vals_[i * width_];
+      if (v[col] < bound) continue;
+      oldest_ = std::min(oldest_, v[col]);
+      kept.insert(map_.keys[i]);
+      vals.insert(vals.end(), v, v + width_);
+    }
+    map_ = std::move(kept);
+    vals_ = std::move(vals);
+  }
+  size_t size() const { return map_.size(); }
+  size_t logged() const { return log_keys_.size(); }
+
+  // The changes since the last drain as one sorted run of distinct keys (the value that
+  // wins by keep_last), and the log emptied.
+  py::tuple drain() {
+    py::tuple out = sorted_run(log_keys_, log_vals_);
+    log_keys_.clear();
+    log_vals_.clear();
+    log_keys_.shrink_to_fit();
+    log_vals_.shrink_to_fit();
+    return out;
+  }
+  // Every live entry as one sorted run (a compaction of the persisted log).
+  py::tuple dump() const {
+    std::vector<uint64_t> keys(map_.size());
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = map_.keys[i].v;
+    return sorted_run(keys, vals_);
+  }
+
+  void load(py::array_t<uint64_t, py::array::c_style | py::array::forcecast> keys,
+            py::array_t<int64_t, py::array::c_style | py::array::forcecast> vals) {
+    auto k = keys.unchecked<1>();
+    auto v = vals.unchecked<2>();
+    if (v.shape(0) != k.shape(0) || v.shape(1) != width_)
+      throw std::invalid_argument("index run: values do not match the keys or the width");
+    for (py::ssize_t i = 0; i < k.shape(0); ++i) {
+      auto [at, added] = map_.insert(U64Key{k(i)});
+      if (!added && !keep_last_) continue;
+      if (added) vals_.resize(vals_.size() + width_);
+      std::memcpy(&vals_[at * width_], v.data(i, 0), width_ * sizeof(int64_t));
+      oldest_ = std::min(oldest_, v(i, expire_));
+    }
+    since_evict_ += k.shape(0);  // a restored index may hold entries already expired
+  }
+
+ private:
+  int width_, expire_;  // values per entry; the one eviction reads (event time)
+  bool keep_last_;
+  int64_t oldest_ = INT64_MAX;  // no entry's expire value is below this
+  IndexMap<U64Key> map_;
+  std::vector<int64_t> vals_;
+  std::vector<uint64_t> log_keys_;
+  std::vector<int64_t> log_vals_;
+  size_t since_evict_ = 0;
+
+  py::tuple sorted_run(const std::vector<uint64_t>& keys, const std::vector<int64_t>& vals) const {
+    std::vector<int64_t> order(keys.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    std::vector<int64_t> pick;  // of equal keys, the first or the last logged
+    pick.reserve(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      bool last_of_key = i + 1 == order.size() || keys[order[i + 1]] != keys[order[i]];
+      bool first_of_key = i == 0 || keys[order[i - 1]] != keys[order[i]];
+      if (keep_last_ ? last_of_key : first_of_key) pick.push_back(order[i]);
+    }
+    py::array_t<uint64_t> out_keys(static_cast<py::ssize_t>(pick.size()));
+    py::array_t<int64_t> out_vals({static_cast<py::ssize_t>(pick.size()),
+                                   static_cast<py::ssize_t>(width_)});
+    auto ok = out_keys.mutable_unchecked<1>();
+    int64_t* ov = out_vals.mutable_data();
+    for (size_t i = 0; i < pick.size(); ++i) {
+      ok(i) = keys[pick[i]];
+      std::memcpy(ov + i * width_, &vals[pick[i] * width_], width_ * sizeof(int64_t));
+    }
+    return py::make_tuple(out_keys, out_vals);
+  }
+};
+
+// An accepted record waiting for its window to close (engine.py _PENDING_COLS).
+struct Pending {
+  int64_t win;
+  uint64_t order_hash, user_hash;
+  int32_t dims[N_DIMS];
+  int64_t value_base, value_minor;
+  uint8_t kind, status;
+  int8_t lat;
+};
+
+template <class T>
+using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <class T>
+py::array_t<T> to_numpy(const std::vector<T>& v) {
+  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
+  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+class Core {
+ public:
+  int64_t max_ts = NEVER, closed_before = NEVER, seq = 0;
+
+  Core(int64_t lateness, int64_t dedup_horizon, int64_t order_horizon,
+       std::vector<std::pair<int, int>> gsets, std::vector<bool> local)
+      : lateness_(lateness),
+        dedup_horizon_(dedup_horizon),
+        order_horizon_(order_horizon),
+        gsets_(std::move(gsets)),
+        local_(std::move(local)),
+        seen_(1, true, 0),
+        orders_(2 + 6, false, 1) {
+    if (local_.size() != gsets_.size()) throw std::invalid_argument("one local flag per gset");
+  }
+
+  // One batch, in input order. `dims` is (8, n) dictionary codes, unmasked. Returns
+  // (duplicate mask, late mask, finalised cells or None).
+  py::tuple process(Arr<uint8_t> kind, Arr<int64_t> ts, Arr<uint64_t> id_hash,
+                    Arr<uint64_t> order_hash, Arr<uint64_t> user_hash, Arr<int32_t> dims,
+                    Arr<int64_t> value_base, Arr<int64_t> value_minor, Arr<uint8_t> status,
+                    Arr<int8_t> lat) {
+    const py::ssize_t n = kind.shape(0);
+    for (auto* a : {ts.shape(), id_hash.shape(), order_hash.shape(), user_hash.shape(),
+                    value_base.shape(), value_minor.shape(), status.shape(), lat.shape()})
+      if (a[0] != n) throw std::invalid_argument("columns of different lengths");
+    if (dims.ndim() != 2 || dims.shape(0) != N_DIMS || dims.shape(1) != n)
+      throw std::invalid_argument("dims must be (8, n)");
+    py::array_t<bool> dup_out(n), late_out(n);
+    bool* dup = dup_out.mutable_data();
+    bool* late = late_out.mutable_data();
+    std::vector<int64_t> w_after(n);
+    const uint8_t* k = kind.data();
+    const int64_t* t = ts.data();
+    const uint64_t* ids = id_hash.data();
+    const uint64_t* oh = order_hash.data();
+    const uint64_t* uh = user_hash.data();
+    const int32_t* dm = dims.data();
+    const int64_t* vb = value_base.data();
+    const int64_t* vm = value_minor.data();
+    const uint8_t* st = status.data();
+    const int8_t* lt = lat.data();
+    const int64_t seq0 = seq;
+    {
+      py::gil_scoped_release release;
+      int64_t high = max_ts;
+      int64_t w_before = std::max(max_ts - lateness_, closed_before);
+      for (py::ssize_t i = 0; i < n; ++i) {
+        high = std::max(high, t[i]);
+        w_after[i] = std::max(high - lateness_, closed_before);
+        const int64_t* prior = seen_.find(ids[i]);
+        dup[i] = prior != nullptr && prior[0] >= w_before - dedup_horizon_;
+        late[i] = false;
+        if (!dup[i]) {
+          seen_.put(ids[i], &t[i]);
+          const int64_t win = window_of(t[i]);
+          late[i] = win + SECOND <= w_before;
+          Pending p{win, oh[i], uh[i], {}, vb[i], vm[i], k[i], st[i], lt[i]};
+          for (int d = 0; d < N_DIMS; ++d) p.dims[d] = own(k[i], d) ? dm[d * n + i] : 0;
+          if (k[i] == K_ORDER) {
+            int64_t entry[8] = {seq0 + i, t[i]};
+            for (int j = 0; j < 6; ++j) entry[2 + j] = p.dims[ORDER_DIMS[j]];
+            orders_.put(oh[i], entry);
+          }
+          if (!late[i]) pending_.push_back(p);
+        }
+        w_before = w_after[i];
+      }
+      max_ts = high;
+      seq += n;
+    }
+    py::object cells = py::none();
+    if (n > 0) {
+      const int64_t closed = window_of(w_after[n - 1]);
+      if (closed > closed_before) cells = finalise(closed, &w_after, seq0, false);
+      seen_.evict(w_after[n - 1] - dedup_horizon_);
+      orders_.evict(w_after[n - 1] - order_horizon_);
+    }
+    return py::make_tuple(dup_out, late_out, cells);
+  }
+
+  // End of input: every open window.
+  py::object flush() {
+    int64_t closed = std::max<int64_t>(closed_before, 0);
+    if (!pending_.empty()) {
+      int64_t last = NEVER;
+      for (const auto& p : pending_) last = std::max(last, p.win);
+      closed = last + SECOND;
+    }
+    return finalise(closed, nullptr, 0, true);
+  }
+
+  Index& seen() { return seen_; }
+  Index& orders() { return orders_; }
+
+  py::dict pending_columns() const {
+    const size_t m = pending_.size();
+    std::vector<uint8_t> kind(m), status(m);
+    std::vector<int8_t> lat(m);
+    std::vector<int64_t> win(m), vb(m), vm(m);
+    std::vector<uint64_t> oh(m), uh(m);
+    py::array_t<int32_t> dims({static_cast<py::ssize_t>(N_DIMS), static_cast<py::ssize_t>(m)});
+    int32_t* d = dims.mutable_data();
+    for (size_t i = 0; i < m; ++i) {
+      const Pending& p = pending_[i];
+      kind[i] = p.kind, status[i] = p.status, lat[i] = p.lat, win[i] = p.win;
+      vb[i] = p.value_base, vm[i] = p.value_minor, oh[i] = p.order_hash, uh[i] = p.user_hash;
+      for (int j = 0; j < N_DIMS; ++j) d[j * m + i] = p.dims[j];
+    }
+    py::dict out;
+    out["kind"] = to_numpy(kind);
+    out["win"] = to_numpy(win);
+    out["order_hash"] = to_numpy(oh);
+    out["user_hash"] = to_numpy(uh);
+    out["dims"] = dims;
+    out["value_base"] = to_numpy(vb);
+    out["value_minor"] = to_numpy(vm);
+    out["status"] = to_numpy(status);
+    out["lat_bucket"] = to_numpy(lat);
+    return out;
+  }
+
+  // Records restored as pending (codes already masked, as pending_columns gives them).
+  void set_pending(Arr<uint8_t> kind, Arr<int64_t> win, Arr<uint64_t> order_hash,
+                   Arr<uint64_t> user_hash, Arr<int32_t> dims, Arr<int64_t> value_base,
+                   Arr<int64_t> value_minor, Arr<uint8_t> status, Arr<int8_t> lat) {
+    const py::ssize_t m = kind.shape(0);
+    if (dims.ndim() != 2 || dims.shape(0) != N_DIMS || dims.shape(1) != m)
+      throw std::invalid_argument("dims must be (8, n)");
+    pending_.clear();
+    pending_.reserve(m);
+    for (py::ssize_t i = 0; i < m; ++i) {
+      Pending p{win.at(i),        order_hash.at(i), user_hash.at(i), {},
+                value_base.at(i), value_minor.at(i), kind.at(i),     status.at(i),
+                lat.at(i)};
+      for (int j = 0; j < N_DIMS; ++j) p.dims[j] = dims.data()[j * m + i];
+      pending_.push_back(p);
+    }
+  }
+
+ private:
+  int64_t lateness_, dedup_horizon_, order_horizon_;
+  std::vector<std::pair<int, int>> gsets_;  // dimension positions; -1: none
+  std::vector<bool> local_;                 // the gset keeps money in local units
+  Index seen_;    // id -> ts of its latest fresh record
+  Index orders_;  // order -> seq, ts and dims of its first line
+  std::vector<Pending> pending_;
+
+  // engine.py _rows: which dimensions a record carries itself
+  static bool own(uint8_t kind, int d) {
+    switch (d) {
+      case REGION:
+      case COUNTRY:
+      case CHANNEL:
+        return kind == K_ORDER || kind == K_VISIT;
+      case CATEGORY:  // a sku change's: its sku's in the catalog (engine.py sets it)
+        return kind == K_ORDER || kind == K_SKU;
+      case CAMPAIGN:
+        return kind == K_ORDER;
+      case METHOD:
+        return kind == K_PAYMENT;
+      case MERCHANT:
+        return kind == K_ORDER || kind == K_SKU;
+      default:  // currency: the record's own
+        return true;
+    }
+  }
+
+  py::object finalise(int64_t closed, const std::vector<int64_t>* w_after, int64_t seq0,
+                      bool end) {
+    std::vector<Pending> done, open;
+    for (const auto& p : pending_) (p.win < closed ? done : open).push_back(p);
+    pending_.swap(open);
+    closed_before = std::max(closed_before, closed);
+    if (done.empty()) return py::none();
+    attribute(done, w_after, seq0, end);
+    return aggregate(done);
+  }
+
+  // Payments, refunds and shipments take their order's dimensions if the order arrived
+  // before the record that closed their window and is within the order horizon.
+  void attribute(std::vector<Pending>& done, const std::vector<int64_t>* w_after, int64_t seq0,
+                 bool end) {
+    for (auto& p : done) {
+      if (p.kind != K_PAYMENT && p.kind != K_REFUND && p.kind != K_SHIPMENT) continue;
+      int64_t limit = FOREVER, bound = max_ts - lateness_ - order_horizon_;
+      if (!end && w_after != nullptr && !w_after->empty()) {
+        auto it = std::lower_bound(w_after->begin(), w_after->end(), p.win + SECOND);
+        size_t at = std::min<size_t>(it - w_after->begin(), w_after->size() - 1);
+        limit = seq0 + static_cast<int64_t>(at);
+        bound = (*w_after)[at] - order_horizon_;
+      }
+      const int64_t* o = orders_.find(p.order_hash);
+      bool ok = o != nullptr && o[0] <= limit && o[1] >= bound;
+      for (int j = 0; j < 6; ++j) p.dims[ORDER_DIMS[j]] = ok ? static_cast<int32_t>(o[2 + j]) : 0;
+    }
+  }
+
+  py::tuple aggregate(const std::vector<Pending>& done) {
+    const size_t G = gsets_.size();
+    // 1. rows -> fine groups (window, every dimension, kind, status, latency bucket)
+    IndexMap<FineKey> fine(done.size() / 4);
+    std::vector<int64_t> fine_n, fine_v, fine_u;
+    std::vector<int64_t> row_fine(done.size());
+    for (size_t i = 0; i < done.size(); ++i) {
+      const Pending& p = done[i];
+      FineKey key{};
+      key.win = p.win;
+      std::memcpy(key.dims, p.dims, sizeof key.dims);
+      key.kind = p.kind, key.status = p.status, key.lat = p.lat;
+      auto [at, added] = fine.insert(key);
+      if (added) fine_n.push_back(0), fine_v.push_back(0), fine_u.push_back(0);
+      fine_n[at] += 1, fine_v[at] += p.value_base, fine_u[at] += p.value_minor;
+      row_fine[i] = at;
+    }
+    // 2. fine groups -> the cells of every grouping set
+    IndexMap<CellKey> cells(fine.size() * G / 2);
+    std::vector<int64_t> metrics;
+    metrics.reserve(fine.size() * G / 2 * N_METRICS);
+    std::vector<int64_t> fine_cells(fine.size() * G);
+    for (size_t f = 0; f < fine.size(); ++f) {
+      const FineKey& fk = fine.keys[f];
+      int64_t add[N_METRICS] = {};
+      contribute(fk, fine_n[f], fine_v[f], fine_u[f], add);
+      for (size_t g = 0; g < G; ++g) {
+        auto [a, b] = gsets_[g];
+        CellKey ck{fk.win, a >= 0 ? fk.dims[a] : 0, b >= 0 ? fk.dims[b] : 0, static_cast<int32_t>(g)};
+        auto [at, added] = cells.insert(ck);
+        if (added) metrics.resize(metrics.size() + N_METRICS, 0);
+        int64_t* m = &metrics[at * N_METRICS];
+        const int last = local_[g] ? N_METRICS : GMV_LOCAL;
+        for (int j = 0; j < last; ++j) m[j] += add[j];
+        fine_cells[f * G + g] = at;
+      }
+    }
+    // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers
+    size_t lines = 0;
+    for (const auto& p : done) lines += p.kind == K_ORDER;
+    IndexMap<PairKey> order_pairs(lines * G), buyer_pairs(lines * G);
+    IndexMap<CellKey> minutes(cells.size() / 4);
+    std::vector<int64_t> minute_of(cells.size(), -1);
+    IndexMap<RegKey> regs(lines * G);
+    std::vector<int16_t> rank;
+    for (size_t i = 0; i < done.size(); ++i) {
+      const Pending& p = done[i];
+      if (p.kind != K_ORDER) continue;
+      const uint64_t low = p.user_hash & ((uint64_t(1) << 52) - 1);
+      const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
+      const int64_t reg = static_cast<int64_t>(p.user_hash >> 52);
+      for (size_t g = 0; g < G; ++g) {
+        const int64_t c = fine_cells[row_fine[i] * G + g];
+        if (order_pairs.insert(PairKey{p.order_hash, c}).second) metrics[c * N_METRICS + ORDERS]++;
+        if (!buyer_pairs.insert(PairKey{p.user_hash, c}).second) continue;
+        metrics[c * N_METRICS + BUYERS]++;
+        if (minute_of[c] < 0) {
+          CellKey mk = cells.keys[c];
+          mk.win = floor_div(mk.win, MINUTE) * MINUTE;
+          minute_of[c] = minutes.insert(mk).first;
+        }
+        auto [at, added] = regs.insert(RegKey{minute_of[c], reg});
+        if (added) rank.push_back(r);
+        else rank[at] = std::max(rank[at], r);
+      }
+    }
+    return py::make_tuple(cell_columns(cells, metrics), register_columns(minutes, regs, rank));
+  }
+
+  static void contribute(const FineKey& k, int64_t n, int64_t v, int64_t u, int64_t* m) {
+    switch (k.kind) {
+      case K_ORDER:
+        m[GMV] = v, m[ORDER_LINES] = n, m[GMV_LOCAL] = u;
+        break;
+      case K_VISIT:
+        m[VISITS] = n;
+        break;
+      case K_PAYMENT:
+        m[PAY_ATTEMPTS] = n;
+        if (k.lat >= 0 && k.lat < N_LAT) m[LAT0 + k.lat] = n;
+        if (k.status == PAY_OK) m[PAY_SUCCESSES] = n, m[PAY_AMOUNT] = v, m[PAY_AMOUNT_LOCAL] = u;
+        break;
+      case K_REFUND:
+        m[REFUNDS] = n, m[REFUND_AMOUNT] = v, m[REFUND_AMOUNT_LOCAL] = u;
+        break;
+      case K_SHIPMENT:
+        if (k.status == SHIP_SHIPPED) m[SHIPMENTS] = n;
+        if (k.status == SHIP_DELIVERED) m[DELIVERIES] = n;
+        if (k.status == SHIP_RETURNED) m[RETURNS] = n;
+        break;
+      case K_SKU:
+        m[SKU_CHANGES] = n;
+        break;
+    }
+  }
+
+  static py::dict cell_columns(const IndexMap<CellKey>& cells, const std::vector<int64_t>& metrics) {
+    const size_t m = cells.size();
+    std::vector<int64_t> win(m);
+    std::vector<uint8_t> gset(m);
+    std::vector<int32_t> k1(m), k2(m);
+    py::array_t<int64_t> values({static_cast<py::ssize_t>(N_METRICS), static_cast<py::ssize_t>(m)});
+    int64_t* v = values.mutable_data();
+    for (size_t i = 0; i < m; ++i) {
+      const CellKey& c = cells.keys[i];
+      win[i] = c.win, gset[i] = static_cast<uint8_t>(c.gset), k1[i] = c.k1, k2[i] = c.k2;
+      for (int j = 0; j < N_METRICS; ++j) v[j * m + i] = metrics[i * N_METRICS + j];
+    }
+    py::dict out;
+    out["win"] = to_numpy(win);
+    out["gset"] = to_numpy(gset);
+    out["k1"] = to_numpy(k1);
+    out["k2"] = to_numpy(k2);
+    out["metrics"] = values;
+    return out;
+  }
+
+  static py::dict register_columns(const IndexMap<CellKey>& minutes, const IndexMap<RegKey>& regs,
+                                   const std::vector<int16_t>& rank) {
+    const size_t m = regs.size();
+    std::vector<int64_t> win(m);
+    std::vector<uint8_t> gset(m);
+    std::vector<int32_t> k1(m), k2(m);
+    std::vector<uint16_t> reg(m);
+    for (size_t i = 0; i < m; ++i) {
+      const CellKey& c = minutes.keys[regs.keys[i].cell];
+      win[i] = c.win, gset[i] = static_cast<uint8_t>(c.gset), k1[i] = c.k1, k2[i] = c.k2;
+      reg[i] = static_cast<uint16_t>(regs.keys[i].reg);
+    }
+    py::dict out;
+    out["win"] = to_numpy(win);
+    out["gset"] = to_numpy(gset);
+    out["k1"] = to_numpy(k1);
+    out["k2"] = to_numpy(k2);
+    out["reg"] = to_numpy(reg);
+    out["rank"] = to_numpy(rank);
+    return out;
+  }
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_engine_core, m) {
+  m.doc() = "warroom's native engine core (see src/native/engine_core.cpp)";
+  m.attr("N_METRICS") = static_cast<int>(N_METRICS);
+  py::class_<Index>(m, "Index")
+      .def("drain", &Index::drain)
+      .def("dump", &Index::dump)
+      .def("load", &Index::load)
+      .def_property_readonly("size", &Index::size)
+      .def_property_readonly("logged", &Index::logged);
+  py::class_<Core>(m, "Core")
+      .def(py::init<int64_t, int64_t, int64_t, std::vector<std::pair<int, int>>, std::vector<bool>>())
+      .def("process", &Core::process)
+      .def("flush", &Core::flush)
+      .def_property_readonly("seen", &Core::seen, py::return_value_policy::reference_internal)
+      .def_property_readonly("orders", &Core::orders, py::return_value_policy::reference_internal)
+      .def("pending_columns", &Core::pending_columns)
+      .def("set_pending", &Core::set_pending)
+      .def_readwrite("max_ts", &Core::max_ts)
+      .def_readwrite("closed_before", &Core::closed_before)
+      .def_readwrite("seq", &Core::seq);
+}

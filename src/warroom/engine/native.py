@@ -1,0 +1,251 @@
+"""The engine with its per-record work in C++ (src/native/engine_core.cpp).
+
+`NativeEngine` is `Engine` with dedup, watermark, the order index, attribution and the
+per-second cells done record by record by the core; dictionaries, rollups, labels and
+the state's layout stay in Python and are shared. Its state is the same as `Engine`'s
+(the indexes as sorted runs, the pending records as a frame), so a data directory can
+be resumed by either. WARROOM_NATIVE=0 picks the numpy/polars engine, the reference the
+tests compare this one with.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from warroom.contract.decode import DecodedBatch
+from warroom.engine import cube
+from warroom.engine.config import EngineConfig
+from warroom.engine.cube import GSETS, KEY_COLS, METRIC_COLS, VIEW_ONLY
+from warroom.engine.dims import DIMS, ORDER_DIMS
+from warroom.engine.engine import (
+    _PENDING_COLS,
+    MINUTE,
+    SECOND,
+    Engine,
+    StepResult,
+    _fresh_changes,
+)
+from warroom.engine.runs import Run
+
+try:
+    from warroom import _engine_core  # type: ignore[attr-defined]
+except ImportError:  # built without a C++ compiler
+    _engine_core = None
+
+# Each grouping set as the positions of its dimensions in DIMS (-1: none).
+_GSET_DIMS = [tuple(DIMS.index(g[i]) if len(g) > i else -1 for i in range(2)) for g in GSETS]
+_LOCAL = [gid in VIEW_ONLY for gid in range(len(GSETS))]
+_SEEN_COLS = {"ts": np.int64}
+_ORDER_COLS = {"seq": np.int64, "ts": np.int64, **{d: np.int32 for d in ORDER_DIMS}}
+# A persisted log longer than _COMPACT_AT times the live entries (plus the slack: small
+# indexes are not worth a rewrite) is rewritten as one run.
+_COMPACT_AT = 2
+_COMPACT_SLACK = 1_000_000
+
+
+def available() -> bool:
+    return _engine_core is not None and os.environ.get("WARROOM_NATIVE", "1") != "0"
+
+
+def new_engine(config: EngineConfig | None = None) -> Engine:
+    """The native engine when it is built and not switched off, else the reference."""
+    return NativeEngine(config) if available() else Engine(config)
+
+
+class LoggedIndex:
+    """A native index persisted as a log of runs: inserting the runs' entries in order
+    rebuilds it. Each checkpoint adds the changes since the last as one run; a log grown
+    past `_COMPACT_AT` times the live entries is replaced by one run of them all."""
+
+    def __init__(self, index: Any, cols: dict[str, type]) -> None:
+        self.index = index
+        self.cols = cols
+        self.runs: list[Run] = []  # the log, oldest first; persisted ones hold no arrays
+        self.dropped: list[int] = []  # persisted run ids compacted away
+        self.entries = 0  # in the whole log
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+    def drain(self) -> None:
+        self.runs = [r if not r.persisted else _emptied(r) for r in self.runs]
+        if self.entries + self.index.logged > _COMPACT_AT * self.index.size + _COMPACT_SLACK:
+            self.index.drain()
+            self.dropped.extend(r.run_id for r in self.runs if r.persisted)
+            self.runs, self.entries = [], 0
+            keys, vals = self.index.dump()
+        elif self.index.logged:
+            keys, vals = self.index.drain()
+        else:
+            return
+        self.runs.append(self._run(keys, vals))
+        self.entries += len(keys)
+
+    def load(self, runs: list[Run]) -> None:
+        """Entries of persisted runs, oldest first (also SortedRuns' runs: same format)."""
+        for run in runs:
+            vals = np.column_stack([run.cols[c].astype(np.int64) for c in self.cols])
+            self.index.load(run.keys, vals.reshape(run.size, len(self.cols)))
+        self.runs = [_emptied(r) for r in runs]
+        self.entries = sum(r.size for r in runs)
+
+    def _run(self, keys: np.ndarray, vals: np.ndarray) -> Run:
+        cols = {
+            c: np.ascontiguousarray(vals[:, j]).astype(t)
+            for j, (c, t) in enumerate(self.cols.items())
+        }
+        return Run(keys, cols)
+
+
+def _emptied(run: Run) -> Run:
+    """A persisted run without its arrays: the log only needs its id."""
+    return Run(run.keys[:0], {k: v[:0] for k, v in run.cols.items()}, run.run_id, True)
+
+
+class NativeEngine(Engine):
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        c = config or EngineConfig()
+        assert _engine_core is not None and len(METRIC_COLS) == _engine_core.N_METRICS
+        self.core = _engine_core.Core(
+            c.lateness_ms, c.dedup_horizon_ms, c.order_horizon_ms, _GSET_DIMS, _LOCAL
+        )
+        super().__init__(c)
+        self.seen = LoggedIndex(self.core.seen, _SEEN_COLS)  # type: ignore[assignment]
+        self.orders = LoggedIndex(self.core.orders, _ORDER_COLS)  # type: ignore[assignment]
+
+    # The stream's position lives in the core.
+    max_ts = property(lambda self: self.core.max_ts, lambda self, v: _set(self, "max_ts", v))
+    closed_before = property(
+        lambda self: self.core.closed_before, lambda self, v: _set(self, "closed_before", v)
+    )
+    seq = property(lambda self: self.core.seq, lambda self, v: _set(self, "seq", v))
+
+    @property
+    def pending(self) -> pl.DataFrame | None:
+        cols = self.core.pending_columns()
+        dims = cols.pop("dims")
+        frame = {c: cols[c] for c in ("kind", "win", "order_hash", "user_hash")}
+        frame.update({d: dims[j] for j, d in enumerate(DIMS)})
+        frame.update({c: cols[c] for c in ("value_base", "value_minor", "status", "lat_bucket")})
+        return pl.DataFrame(frame).select(_PENDING_COLS)
+
+    @pending.setter
+    def pending(self, frame: pl.DataFrame | None) -> None:
+        if frame is None:
+            frame = pl.DataFrame(schema=_PENDING_SCHEMA)
+        frame = frame.cast(_PENDING_SCHEMA)  # type: ignore[arg-type]
+        self.core.set_pending(
+            *(frame[c].to_numpy() for c in ("kind", "win", "order_hash", "user_hash")),
+            np.stack([frame[d].to_numpy() for d in DIMS]) if frame.height else _no_dims(),
+            *(frame[c].to_numpy() for c in ("value_base", "value_minor", "status", "lat_bucket")),
+        )
+
+    def process(self, batch: DecodedBatch) -> StepResult:
+        self.counters.read += batch.records
+        self.counters.quarantined += len(batch.quarantined)
+        f = batch.frame
+        if f.height == 0:
+            return StepResult()
+        kind = f["kind"].to_numpy()
+        codes, lat_bucket, status = self._coded(f, kind)
+        first_seq, closed_before = self.seq, self.closed_before
+        dup, late, cells = self.core.process(
+            kind,
+            f["ts"].to_numpy(),
+            f["id_hash"].to_numpy(),
+            _filled(f["order_hash"]),
+            _filled(f["user_hash"]),
+            np.stack([codes[d] for d in DIMS]),
+            _filled(f["value_base"]),
+            _filled(f["value_minor"]),
+            status.to_numpy(),
+            lat_bucket,
+        )
+        n_dup, n_late = int(dup.sum()), int(late.sum())
+        self.counters.duplicates += n_dup
+        self.counters.late += n_late
+        self.counters.accepted += f.height - n_dup - n_late
+        result = StepResult(
+            late=f.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
+            sku_changes=_fresh_changes(batch.sku_changes, f["pos"].to_numpy()[dup]),
+            decoded=f,
+            fresh=~dup,
+            first_seq=first_seq,
+        )
+        if self.closed_before > closed_before:
+            result.cells = self._closed(cells, end=False)
+        return result
+
+    def flush(self) -> StepResult:
+        return StepResult(cells=self._closed(self.core.flush(), end=True))
+
+    def _closed(self, finalised: tuple[dict, dict] | None, end: bool) -> dict[int, pl.DataFrame]:
+        """The core's finalised seconds into the minute rollup; the periods they close."""
+        out: dict[int, pl.DataFrame] = {}
+        if finalised is not None:
+            cells, registers = _cells_frame(finalised[0]), _registers_frame(finalised[1])
+            self.rollups[MINUTE].add(cells, registers)
+            out[SECOND] = cells
+        self._close_periods(out, end)
+        return out
+
+    def state_blob(self) -> bytes:
+        self.seen.drain()  # type: ignore[attr-defined]
+        self.orders.drain()  # type: ignore[attr-defined]
+        return super().state_blob()
+
+    def restore(self, blob: bytes, runs: dict[int, Run], parts: dict[int, Any]) -> None:
+        super().restore(blob, runs, parts)  # sets the logs' runs (`seen.runs = ...`)
+        self.seen.load(self.seen.runs)  # type: ignore[attr-defined]
+        self.orders.load(self.orders.runs)  # type: ignore[attr-defined]
+
+
+_PENDING_SCHEMA = {
+    "kind": pl.UInt8,
+    "win": pl.Int64,
+    "order_hash": pl.UInt64,
+    "user_hash": pl.UInt64,
+    **{d: pl.Int32 for d in DIMS},
+    "value_base": pl.Int64,
+    "value_minor": pl.Int64,
+    "status": pl.UInt8,
+    "lat_bucket": pl.Int8,
+}
+assert tuple(_PENDING_SCHEMA) == _PENDING_COLS
+
+
+def _set(engine: NativeEngine, name: str, value: int) -> None:
+    setattr(engine.core, name, int(value))
+
+
+def _filled(column: pl.Series) -> np.ndarray:
+    return column.fill_null(0).to_numpy() if column.has_nulls() else column.to_numpy()
+
+
+def _no_dims() -> np.ndarray:
+    return np.zeros((len(DIMS), 0), dtype=np.int32)
+
+
+def _cells_frame(cols: dict[str, np.ndarray]) -> pl.DataFrame:
+    metrics = cols["metrics"]
+    return pl.DataFrame(
+        {
+            "win": cols["win"],
+            "gset": cols["gset"],
+            "k1": cols["k1"],
+            "k2": cols["k2"],
+            **{c: metrics[j] for j, c in enumerate(METRIC_COLS)},
+        }
+    )
+
+
+def _registers_frame(cols: dict[str, np.ndarray]) -> pl.DataFrame:
+    return pl.DataFrame({c: cols[c] for c in (*KEY_COLS, "reg", "rank")})
+
+
+assert cube.KIND_ORDER == 0 and cube.KIND_VISIT == 5  # the C++ file's kind codes
+assert SECOND == 1_000 and MINUTE == 60_000
