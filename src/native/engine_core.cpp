@@ -116,12 +116,6 @@ class IndexMap {
   }
 };
 
-struct U64Key {
-  uint64_t v;
-  static uint64_t hash(const U64Key& k) { return mix(k.v); }
-  bool operator==(const U64Key& o) const { return v == o.v; }
-};
-
 struct CellKey {  // (win, gset, k1, k2)
   int64_t win;
   int32_t k1, k2;
@@ -170,22 +164,28 @@ struct RegKey {  // (a minute cell, an HLL register)
   bool operator==(const RegKey& o) const { return cell == o.cell && reg == o.reg; }
 };
 
-// u64 key -> `width` int64 values; column `expire` is the event time eviction reads.
+// u64 key -> `width` int64 values; value `expire` is the event time eviction reads.
 // With keep_last a new value replaces the old, else the first one stays. Every change is
-// logged for the next drain.
+// logged for the next drain. Each slot holds its key and values side by side, so a
+// lookup in an index of millions touches one cache line, not three. Key 0 marks an
+// empty slot; an entry whose key is 0 is kept aside.
 class Index {
  public:
-  Index(int width, bool keep_last, int expire) : width_(width), expire_(expire), keep_last_(keep_last) {}
+  Index(int width, bool keep_last, int expire)
+      : width_(width), stride_(width + 1), expire_(expire), keep_last_(keep_last) {
+    reset(16);
+  }
 
   const int64_t* find(uint64_t key) const {
-    int64_t at = map_.find(U64Key{key});
-    return at < 0 ? nullptr : &vals_[at * width_];
+    if (key == 0) return has_zero_ ? zero_.data() : nullptr;
+    for (size_t s = mix(key) & mask_;; s = (s + 1) & mask_) {
+      const int64_t* slot = &slots_[s * stride_];
+      if (slot[0] == 0) return nullptr;
+      if (static_cast<uint64_t>(slot[0]) == key) return slot + 1;
+    }
   }
   void put(uint64_t key, const int64_t* vals) {
-    auto [at, added] = map_.insert(U64Key{key});
-    if (!added && !keep_last_) return;
-    if (added) vals_.resize(vals_.size() + width_);
-    std::memcpy(&vals_[at * width_], vals, width_ * sizeof(int64_t));
+    if (!store(key, vals)) return;
     oldest_ = std::min(oldest_, vals[expire_]);
     log_keys_.push_back(key);
     log_vals_.insert(log_vals_.end(), vals, vals + width_);
@@ -194,24 +194,26 @@ class Index {
   // Forget entries whose expire value is below `bound`, when enough were added since the
   // last pass for the copy to pay (it never changes an answer: see the callers).
   void evict(int64_t bound) {
-    const int col = expire_;
-    if (bound <= oldest_ || since_evict_ * 2 < map_.size() || map_.size() < 4096) return;
+    if (bound <= oldest_ || since_evict_ * 2 < count_ || count_ < 4096) return;
     since_evict_ = 0;
     oldest_ = INT64_MAX;
-    IndexMap<U64Key> kept(map_.size());
-    std::vector<int64_t> vals;
-    vals.reserve(vals_.size());
-    for (size_t i = 0; i < map_.size(); ++i) {
-      const int64_t* v = &vals_[i * width_];
-      if (v[col] < bound) continue;
-      oldest_ = std::min(oldest_, v[col]);
-      kept.insert(map_.keys[i]);
-      vals.insert(vals.end(), v, v + width_);
+    std::vector<int64_t> old;
+    old.swap(slots_);
+    const size_t old_slots = old.size() / stride_;
+    size_t live = 0;
+    for (size_t s = 0; s < old_slots; ++s)
+      live += old[s * stride_] != 0 && old[s * stride_ + 1 + expire_] >= bound;
+    reset(live);
+    for (size_t s = 0; s < old_slots; ++s) {
+      const int64_t* slot = &old[s * stride_];
+      if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
+      oldest_ = std::min(oldest_, slot[1 + expire_]);
+      place(static_cast<uint64_t>(slot[0]), slot + 1);
     }
-    map_ = std::move(kept);
-    vals_ = std::move(vals);
+    if (has_zero_ && zero_[expire_] < bound) has_zero_ = false;
+    if (has_zero_) oldest_ = std::min(oldest_, zero_[expire_]);
   }
-  size_t size() const { return map_.size(); }
+  size_t size() const { return count_ + (has_zero_ ? 1 : 0); }
   size_t logged() const { return log_keys_.size(); }
 
   // The changes since the last drain as one sorted run of distinct keys (the value that
@@ -226,9 +228,17 @@ class Index {
   }
   // Every live entry as one sorted run (a compaction of the persisted log).
   py::tuple dump() const {
-    std::vector<uint64_t> keys(map_.size());
-    for (size_t i = 0; i < keys.size(); ++i) keys[i] = map_.keys[i].v;
-    return sorted_run(keys, vals_);
+    std::vector<uint64_t> keys;
+    std::vector<int64_t> vals;
+    keys.reserve(size());
+    vals.reserve(size() * width_);
+    if (has_zero_) keys.push_back(0), vals.insert(vals.end(), zero_.begin(), zero_.end());
+    for (size_t s = 0; s < slots_.size(); s += stride_) {
+      if (slots_[s] == 0) continue;
+      keys.push_back(static_cast<uint64_t>(slots_[s]));
+      vals.insert(vals.end(), &slots_[s + 1], &slots_[s + stride_]);
+    }
+    return sorted_run(keys, vals);
   }
 
   void load(py::array_t<uint64_t, py::array::c_style | py::array::forcecast> keys,
@@ -238,24 +248,71 @@ class Index {
     if (v.shape(0) != k.shape(0) || v.shape(1) != width_)
       throw std::invalid_argument("index run: values do not match the keys or the width");
     for (py::ssize_t i = 0; i < k.shape(0); ++i) {
-      auto [at, added] = map_.insert(U64Key{k(i)});
-      if (!added && !keep_last_) continue;
-      if (added) vals_.resize(vals_.size() + width_);
-      std::memcpy(&vals_[at * width_], v.data(i, 0), width_ * sizeof(int64_t));
+      store(k(i), v.data(i, 0));
       oldest_ = std::min(oldest_, v(i, expire_));
     }
     since_evict_ += k.shape(0);  // a restored index may hold entries already expired
   }
 
  private:
-  int width_, expire_;  // values per entry; the one eviction reads (event time)
+  int width_, stride_, expire_;  // values per entry; slot size; the value eviction reads
   bool keep_last_;
+  std::vector<int64_t> slots_;  // key, values; key 0: empty
+  size_t mask_ = 0, count_ = 0;
+  bool has_zero_ = false;
+  std::vector<int64_t> zero_;
   int64_t oldest_ = INT64_MAX;  // no entry's expire value is below this
-  IndexMap<U64Key> map_;
-  std::vector<int64_t> vals_;
   std::vector<uint64_t> log_keys_;
   std::vector<int64_t> log_vals_;
   size_t since_evict_ = 0;
+
+  void reset(size_t entries) {
+    size_t cap = 16;
+    while (cap < entries * 2) cap <<= 1;
+    slots_.assign(cap * stride_, 0);
+    mask_ = cap - 1;
+    count_ = 0;
+  }
+  // an entry new to the table
+  void place(uint64_t key, const int64_t* vals) {
+    size_t s = mix(key) & mask_;
+    while (slots_[s * stride_] != 0) s = (s + 1) & mask_;
+    slots_[s * stride_] = static_cast<int64_t>(key);
+    std::memcpy(&slots_[s * stride_ + 1], vals, width_ * sizeof(int64_t));
+    ++count_;
+  }
+  void grow() {
+    std::vector<int64_t> old;
+    old.swap(slots_);
+    const size_t old_slots = old.size() / stride_;
+    reset(old_slots);  // twice the slots
+    for (size_t s = 0; s < old_slots; ++s)
+      if (old[s * stride_] != 0) place(static_cast<uint64_t>(old[s * stride_]), &old[s * stride_ + 1]);
+  }
+  // Insert or (keep_last) replace; false when keep-first left the old value.
+  bool store(uint64_t key, const int64_t* vals) {
+    if (key == 0) {
+      if (has_zero_ && !keep_last_) return false;
+      zero_.assign(vals, vals + width_);
+      has_zero_ = true;
+      return true;
+    }
+    if ((count_ + 1) * 2 > mask_ + 1) grow();
+    for (size_t s = mix(key) & mask_;; s = (s + 1) & mask_) {
+      int64_t* slot = &slots_[s * stride_];
+      if (slot[0] == 0) {
+        slot[0] = static_cast<int64_t>(key);
+        std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
+        ++count_;
+        return true;
+      }
+      if (static_cast<uint64_t>(slot[0]) == key) {
+        if (!keep_last_) return false;
+        std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
+        return true;
+      }
+    }
+  }
 
   py::tuple sorted_run(const std::vector<uint64_t>& keys, const std::vector<int64_t>& vals) const {
     std::vector<int64_t> order(keys.size());
@@ -526,14 +583,17 @@ class Core {
       const FineKey& fk = fine.keys[f];
       int64_t add[N_METRICS] = {};
       contribute(fk, fine_n[f], fine_v[f], fine_u[f], add);
+      int nonzero[N_METRICS], used = 0, used_base = 0;  // a group adds to a few metrics
+      for (int j = 0; j < N_METRICS; ++j)
+        if (add[j] != 0) nonzero[used++] = j, used_base += j < GMV_LOCAL;
       for (size_t g = 0; g < G; ++g) {
         auto [a, b] = gsets_[g];
         CellKey ck{fk.win, a >= 0 ? fk.dims[a] : 0, b >= 0 ? fk.dims[b] : 0, static_cast<int32_t>(g)};
         auto [at, added] = cells.insert(ck);
         if (added) metrics.resize(metrics.size() + N_METRICS, 0);
         int64_t* m = &metrics[at * N_METRICS];
-        const int last = local_[g] ? N_METRICS : GMV_LOCAL;
-        for (int j = 0; j < last; ++j) m[j] += add[j];
+        const int upto = local_[g] ? used : used_base;  // local money sorts last
+        for (int j = 0; j < upto; ++j) m[nonzero[j]] += add[nonzero[j]];
         fine_cells[f * G + g] = at;
       }
     }
