@@ -166,20 +166,27 @@ struct RegKey {  // (a minute cell, an HLL register)
 
 // u64 key -> `width` int64 values; value `expire` is the event time eviction reads.
 // With keep_last a new value replaces the old, else the first one stays. Every change is
-// logged for the next drain. Each slot holds its key and values side by side, so a
-// lookup in an index of millions touches one cache line, not three. Key 0 marks an
-// empty slot; an entry whose key is 0 is kept aside.
+// logged for the next drain.
+//
+// Memory: the dedup index holds every id of the horizon (9.4 M in the 10 M-event day),
+// so it is 256 open-addressing shards, each grown by half when three quarters full: a
+// grow copies one shard, not the whole table (one table grown by doubling was a 770 MB
+// spike), and slots average ~1.6 per entry. A slot holds its key and values side by
+// side: a lookup touches one cache line, not three. Key 0 marks an empty slot; an entry
+// whose key is 0 is kept aside.
 class Index {
  public:
   Index(int width, bool keep_last, int expire)
       : width_(width), stride_(width + 1), expire_(expire), keep_last_(keep_last) {
-    reset(16);
+    for (auto& shard : shards_) shard.reset(8, stride_);
   }
 
   const int64_t* find(uint64_t key) const {
     if (key == 0) return has_zero_ ? zero_.data() : nullptr;
-    for (size_t s = mix(key) & mask_;; s = (s + 1) & mask_) {
-      const int64_t* slot = &slots_[s * stride_];
+    const uint64_t h = mix(key);
+    const Shard& sh = shards_[h >> 56];
+    for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
+      const int64_t* slot = &sh.slots[s * stride_];
       if (slot[0] == 0) return nullptr;
       if (static_cast<uint64_t>(slot[0]) == key) return slot + 1;
     }
@@ -194,26 +201,32 @@ class Index {
   // Forget entries whose expire value is below `bound`, when enough were added since the
   // last pass for the copy to pay (it never changes an answer: see the callers).
   void evict(int64_t bound) {
-    if (bound <= oldest_ || since_evict_ * 2 < count_ || count_ < 4096) return;
+    if (bound <= oldest_ || since_evict_ * 2 < size() || size() < 4096) return;
     since_evict_ = 0;
     oldest_ = INT64_MAX;
-    std::vector<int64_t> old;
-    old.swap(slots_);
-    const size_t old_slots = old.size() / stride_;
-    size_t live = 0;
-    for (size_t s = 0; s < old_slots; ++s)
-      live += old[s * stride_] != 0 && old[s * stride_ + 1 + expire_] >= bound;
-    reset(live);
-    for (size_t s = 0; s < old_slots; ++s) {
-      const int64_t* slot = &old[s * stride_];
-      if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
-      oldest_ = std::min(oldest_, slot[1 + expire_]);
-      place(static_cast<uint64_t>(slot[0]), slot + 1);
+    for (auto& sh : shards_) {
+      std::vector<int64_t> old;
+      old.swap(sh.slots);
+      const size_t old_cap = sh.cap;
+      size_t live = 0;
+      for (size_t s = 0; s < old_cap; ++s)
+        live += old[s * stride_] != 0 && old[s * stride_ + 1 + expire_] >= bound;
+      sh.reset(live * 3 / 2 + 8, stride_);
+      for (size_t s = 0; s < old_cap; ++s) {
+        const int64_t* slot = &old[s * stride_];
+        if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
+        oldest_ = std::min(oldest_, slot[1 + expire_]);
+        place(sh, static_cast<uint64_t>(slot[0]), slot + 1);
+      }
     }
     if (has_zero_ && zero_[expire_] < bound) has_zero_ = false;
     if (has_zero_) oldest_ = std::min(oldest_, zero_[expire_]);
   }
-  size_t size() const { return count_ + (has_zero_ ? 1 : 0); }
+  size_t size() const {
+    size_t n = has_zero_ ? 1 : 0;
+    for (const auto& sh : shards_) n += sh.count;
+    return n;
+  }
   size_t logged() const { return log_keys_.size(); }
 
   // The changes since the last drain as one sorted run of distinct keys (the value that
@@ -233,11 +246,12 @@ class Index {
     keys.reserve(size());
     vals.reserve(size() * width_);
     if (has_zero_) keys.push_back(0), vals.insert(vals.end(), zero_.begin(), zero_.end());
-    for (size_t s = 0; s < slots_.size(); s += stride_) {
-      if (slots_[s] == 0) continue;
-      keys.push_back(static_cast<uint64_t>(slots_[s]));
-      vals.insert(vals.end(), &slots_[s + 1], &slots_[s + stride_]);
-    }
+    for (const auto& sh : shards_)
+      for (size_t s = 0; s < sh.slots.size(); s += stride_) {
+        if (sh.slots[s] == 0) continue;
+        keys.push_back(static_cast<uint64_t>(sh.slots[s]));
+        vals.insert(vals.end(), &sh.slots[s + 1], &sh.slots[s + stride_]);
+      }
     return sorted_run(keys, vals);
   }
 
@@ -255,10 +269,20 @@ class Index {
   }
 
  private:
+  struct Shard {
+    std::vector<int64_t> slots;  // key, values; key 0: empty
+    size_t cap = 0, count = 0;
+    void reset(size_t capacity, int stride) {
+      cap = std::max<size_t>(capacity, 8);
+      slots.assign(cap * stride, 0);
+      count = 0;
+    }
+    // the slot a hash starts from: its low 32 bits scaled to the capacity
+    size_t home(uint64_t h) const { return ((h & 0xffffffffULL) * cap) >> 32; }
+  };
   int width_, stride_, expire_;  // values per entry; slot size; the value eviction reads
   bool keep_last_;
-  std::vector<int64_t> slots_;  // key, values; key 0: empty
-  size_t mask_ = 0, count_ = 0;
+  Shard shards_[256];  // by the hash's top byte
   bool has_zero_ = false;
   std::vector<int64_t> zero_;
   int64_t oldest_ = INT64_MAX;  // no entry's expire value is below this
@@ -266,28 +290,21 @@ class Index {
   std::vector<int64_t> log_vals_;
   size_t since_evict_ = 0;
 
-  void reset(size_t entries) {
-    size_t cap = 16;
-    while (cap < entries * 2) cap <<= 1;
-    slots_.assign(cap * stride_, 0);
-    mask_ = cap - 1;
-    count_ = 0;
+  // an entry new to the shard
+  void place(Shard& sh, uint64_t key, const int64_t* vals) {
+    size_t s = sh.home(mix(key));
+    while (sh.slots[s * stride_] != 0) s = s + 1 == sh.cap ? 0 : s + 1;
+    sh.slots[s * stride_] = static_cast<int64_t>(key);
+    std::memcpy(&sh.slots[s * stride_ + 1], vals, width_ * sizeof(int64_t));
+    ++sh.count;
   }
-  // an entry new to the table
-  void place(uint64_t key, const int64_t* vals) {
-    size_t s = mix(key) & mask_;
-    while (slots_[s * stride_] != 0) s = (s + 1) & mask_;
-    slots_[s * stride_] = static_cast<int64_t>(key);
-    std::memcpy(&slots_[s * stride_ + 1], vals, width_ * sizeof(int64_t));
-    ++count_;
-  }
-  void grow() {
+  void grow(Shard& sh) {
     std::vector<int64_t> old;
-    old.swap(slots_);
-    const size_t old_slots = old.size() / stride_;
-    reset(old_slots);  // twice the slots
-    for (size_t s = 0; s < old_slots; ++s)
-      if (old[s * stride_] != 0) place(static_cast<uint64_t>(old[s * stride_]), &old[s * stride_ + 1]);
+    old.swap(sh.slots);
+    const size_t old_cap = sh.cap;
+    sh.reset(old_cap * 3 / 2, stride_);
+    for (size_t s = 0; s < old_cap; ++s)
+      if (old[s * stride_] != 0) place(sh, static_cast<uint64_t>(old[s * stride_]), &old[s * stride_ + 1]);
   }
   // Insert or (keep_last) replace; false when keep-first left the old value.
   bool store(uint64_t key, const int64_t* vals) {
@@ -297,13 +314,15 @@ class Index {
       has_zero_ = true;
       return true;
     }
-    if ((count_ + 1) * 2 > mask_ + 1) grow();
-    for (size_t s = mix(key) & mask_;; s = (s + 1) & mask_) {
-      int64_t* slot = &slots_[s * stride_];
+    const uint64_t h = mix(key);
+    Shard& sh = shards_[h >> 56];
+    if ((sh.count + 1) * 4 > sh.cap * 3) grow(sh);
+    for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
+      int64_t* slot = &sh.slots[s * stride_];
       if (slot[0] == 0) {
         slot[0] = static_cast<int64_t>(key);
         std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
-        ++count_;
+        ++sh.count;
         return true;
       }
       if (static_cast<uint64_t>(slot[0]) == key) {
@@ -315,16 +334,16 @@ class Index {
   }
 
   py::tuple sorted_run(const std::vector<uint64_t>& keys, const std::vector<int64_t>& vals) const {
-    std::vector<int64_t> order(keys.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    // (key, position) pairs sorted whole: no comparison reaches back into `keys`
+    std::vector<std::pair<uint64_t, int64_t>> order(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) order[i] = {keys[i], static_cast<int64_t>(i)};
+    std::sort(order.begin(), order.end());
     std::vector<int64_t> pick;  // of equal keys, the first or the last logged
     pick.reserve(order.size());
     for (size_t i = 0; i < order.size(); ++i) {
-      bool last_of_key = i + 1 == order.size() || keys[order[i + 1]] != keys[order[i]];
-      bool first_of_key = i == 0 || keys[order[i - 1]] != keys[order[i]];
-      if (keep_last_ ? last_of_key : first_of_key) pick.push_back(order[i]);
+      bool last_of_key = i + 1 == order.size() || order[i + 1].first != order[i].first;
+      bool first_of_key = i == 0 || order[i - 1].first != order[i].first;
+      if (keep_last_ ? last_of_key : first_of_key) pick.push_back(order[i].second);
     }
     py::array_t<uint64_t> out_keys(static_cast<py::ssize_t>(pick.size()));
     py::array_t<int64_t> out_vals({static_cast<py::ssize_t>(pick.size()),

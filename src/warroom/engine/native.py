@@ -102,8 +102,10 @@ class LoggedIndex:
 
 
 def _emptied(run: Run) -> Run:
-    """A persisted run without its arrays: the log only needs its id."""
-    return Run(run.keys[:0], {k: v[:0] for k, v in run.cols.items()}, run.run_id, True)
+    """A persisted run without its arrays: the log only needs its id. (New empty arrays:
+    an empty slice is a view that keeps the whole array alive.)"""
+    cols = {k: np.empty(0, v.dtype) for k, v in run.cols.items()}
+    return Run(np.empty(0, run.keys.dtype), cols, run.run_id, True)
 
 
 class NativeEngine(Engine):
