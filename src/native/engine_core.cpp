@@ -150,13 +150,6 @@ struct FineKey {  // a row's window, dimensions and what kind of count it is
   }
 };
 
-struct PairKey {  // (a cell, a hash): distinct orders and buyers per cell
-  uint64_t h;
-  int64_t cell;
-  static uint64_t hash(const PairKey& k) { return mix(k.h ^ mix(static_cast<uint64_t>(k.cell))); }
-  bool operator==(const PairKey& o) const { return h == o.h && cell == o.cell; }
-};
-
 struct RegKey {  // (a minute cell, an HLL register)
   int64_t cell;
   int64_t reg;
@@ -616,35 +609,50 @@ class Core {
         fine_cells[f * G + g] = at;
       }
     }
-    // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers
-    size_t lines = 0;
-    for (const auto& p : done) lines += p.kind == K_ORDER;
-    IndexMap<PairKey> order_pairs(lines * G), buyer_pairs(lines * G);
+    // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers.
+    // Lines sorted by order (then by buyer): each run of one hash adds 1 to each distinct
+    // cell its lines reach in a grouping set, with no set of (cell, hash) pairs.
+    std::vector<std::pair<uint64_t, int64_t>> by_hash;
+    for (size_t i = 0; i < done.size(); ++i)
+      if (done[i].kind == K_ORDER) by_hash.push_back({done[i].order_hash, static_cast<int64_t>(i)});
+    const size_t lines = by_hash.size();
     IndexMap<CellKey> minutes(cells.size() / 4);
     std::vector<int64_t> minute_of(cells.size(), -1);
-    IndexMap<RegKey> regs(lines * G);
+    IndexMap<RegKey> regs(lines * G / 2);
     std::vector<int16_t> rank;
-    for (size_t i = 0; i < done.size(); ++i) {
-      const Pending& p = done[i];
-      if (p.kind != K_ORDER) continue;
-      const uint64_t low = p.user_hash & ((uint64_t(1) << 52) - 1);
-      const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
-      const int64_t reg = static_cast<int64_t>(p.user_hash >> 52);
-      for (size_t g = 0; g < G; ++g) {
-        const int64_t c = fine_cells[row_fine[i] * G + g];
-        if (order_pairs.insert(PairKey{p.order_hash, c}).second) metrics[c * N_METRICS + ORDERS]++;
-        if (!buyer_pairs.insert(PairKey{p.user_hash, c}).second) continue;
-        metrics[c * N_METRICS + BUYERS]++;
-        if (minute_of[c] < 0) {
-          CellKey mk = cells.keys[c];
-          mk.win = floor_div(mk.win, MINUTE) * MINUTE;
-          minute_of[c] = minutes.insert(mk).first;
+    std::vector<int64_t> reached;  // the cells a run's lines reach in one grouping set
+    // Calls `each(cell, row)` once per distinct cell a run of equal hashes reaches.
+    auto distinct_cells = [&](auto each) {
+      std::sort(by_hash.begin(), by_hash.end());
+      for (size_t a = 0, b; a < lines; a = b) {
+        for (b = a + 1; b < lines && by_hash[b].first == by_hash[a].first;) ++b;
+        for (size_t g = 0; g < G; ++g) {
+          reached.clear();
+          for (size_t k = a; k < b; ++k) reached.push_back(fine_cells[row_fine[by_hash[k].second] * G + g]);
+          if (b - a > 1) {
+            std::sort(reached.begin(), reached.end());
+            reached.erase(std::unique(reached.begin(), reached.end()), reached.end());
+          }
+          for (int64_t c : reached) each(c, by_hash[a].second);
         }
-        auto [at, added] = regs.insert(RegKey{minute_of[c], reg});
-        if (added) rank.push_back(r);
-        else rank[at] = std::max(rank[at], r);
       }
-    }
+    };
+    distinct_cells([&](int64_t c, int64_t) { metrics[c * N_METRICS + ORDERS]++; });
+    for (auto& [hash, row] : by_hash) hash = done[row].user_hash;
+    distinct_cells([&](int64_t c, int64_t row) {
+      metrics[c * N_METRICS + BUYERS]++;
+      const uint64_t user = done[row].user_hash;
+      const uint64_t low = user & ((uint64_t(1) << 52) - 1);
+      const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
+      if (minute_of[c] < 0) {
+        CellKey mk = cells.keys[c];
+        mk.win = floor_div(mk.win, MINUTE) * MINUTE;
+        minute_of[c] = minutes.insert(mk).first;
+      }
+      auto [at, added] = regs.insert(RegKey{minute_of[c], static_cast<int64_t>(user >> 52)});
+      if (added) rank.push_back(r);
+      else rank[at] = std::max(rank[at], r);
+    });
     return py::make_tuple(cell_columns(cells, metrics), register_columns(minutes, regs, rank));
   }
 
