@@ -128,6 +128,7 @@ class Runner:
             if progress:
                 progress(self.offset, self.engine.counters)
         if self.opts.flush_at_end:
+            release_free_memory()  # the end's rollups are the run's peak
             self._collect(None, self.engine.flush())
         self.checkpoint(complete=self.opts.flush_at_end)
         peak = max(peak, proc.memory_info().rss)
