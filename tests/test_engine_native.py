@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -27,8 +28,15 @@ from warroom.engine.runs import Run
 from warroom.runner import load_catalog_categories
 from warroom.sim import SimConfig, simulate
 
-pytestmark = pytest.mark.skipif(not native.available(), reason="native engine core not built")
+needs_core = pytest.mark.skipif(not native.available(), reason="native engine core not built")
 KEYS = ["win", "gset", "k1", "k2"]
+
+
+def test_the_core_is_built_where_a_compiler_is() -> None:
+    """setup.py builds it as optional: a broken build must fail here, not go unseen."""
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler")
+    assert native._engine_core is not None
 
 
 class Store:
@@ -141,6 +149,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@needs_core
 @pytest.mark.parametrize("sizes", [[400_000], [7_000, 90_000, 1_500], [50_000_000]])
 def test_a_simulated_day_gives_the_reference_cells(day: Path, sizes: list[int]) -> None:
     rates = RatesTable.load(day / "rates.json")
@@ -158,6 +167,7 @@ def test_a_simulated_day_gives_the_reference_cells(day: Path, sizes: list[int]) 
     assert got[0][1000]["sku_changes"].sum() > 0 and got[0][1000]["refunds"].sum() > 0
 
 
+@needs_core
 @pytest.mark.parametrize(("first", "then"), [(NativeEngine, Engine), (Engine, NativeEngine)])
 def test_either_engine_resumes_the_others_state(day: Path, first: type, then: type) -> None:
     rates = RatesTable.load(day / "rates.json")
@@ -169,6 +179,7 @@ def test_either_engine_resumes_the_others_state(day: Path, first: type, then: ty
     assert_same(resumed, whole)
 
 
+@needs_core
 def test_compacted_index_logs_resume_the_same(day: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A log compacted at every checkpoint (one run of every live entry) restores the
     indexes as the log of changes does."""
@@ -209,6 +220,7 @@ def shuffled_streams(draw: st.DrawFn) -> tuple[list[bytes], list[int], EngineCon
     return lines, cuts, config
 
 
+@needs_core
 @settings(max_examples=60, deadline=None)
 @given(case=shuffled_streams())
 def test_any_stream_gives_the_reference_cells(case: tuple) -> None:
