@@ -103,6 +103,7 @@ def run(
 ) -> None:
     """Replay events as fast as the machine allows; resumes from the last checkpoint."""
     from warroom.engine.config import EngineConfig
+    from warroom.gctune import tune_for_streaming
     from warroom.runner import Runner, RunOptions
     from warroom.sources.files import total_size
 
@@ -115,6 +116,7 @@ def run(
         batch_bytes=batch_bytes,
         checkpoint_seconds=checkpoint_seconds,
     )
+    tune_for_streaming()
     try:
         runner = Runner(opts)
         if alerts_out is not None:
@@ -295,7 +297,10 @@ def demo(
     terminal: Annotated[bool, typer.Option(help="The terminal wall instead of the web.")] = False,
 ) -> None:
     """Simulate Double 11 live: engine, store and the wall page at http://HOST:PORT/."""
+    from warroom.gctune import tune_for_streaming
     from warroom.live import run_demo, run_web_demo
+
+    tune_for_streaming()
 
     if terminal:
         run_demo(workdir, minutes=minutes, rate=rate, speed=speed, stop_after=seconds)
@@ -337,6 +342,7 @@ def serve(
     from warroom.alerts.config import load as load_alerts_config
     from warroom.api.server import serve as run_server
     from warroom.api.settings import ServeSettings
+    from warroom.gctune import tune_for_streaming
     from warroom.guards.refunds.policy import load_policy
 
     try:  # fail before listening, naming the file and the field
@@ -346,6 +352,7 @@ def serve(
     except WarroomError as exc:
         _fail(exc)
 
+    tune_for_streaming()
     settings = ServeSettings(
         data_dir=data,
         host=host,

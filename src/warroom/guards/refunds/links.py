@@ -29,17 +29,27 @@ class LinkGraph:
         self._changed_users: dict[str, None] = {}
 
     def add(self, user: str, device: str | None, address: str | None) -> None:
-        for key in ((DEVICE, device), (ADDRESS, address)):
-            if key[1] is None:
-                continue
-            users = self.users_of.get(key)  # type: ignore[arg-type]
-            if users is None:
-                users = self.users_of[key] = {}  # type: ignore[index]
-            if user not in users:
-                users[user] = None
-                self.ids_of.setdefault(user, {})[key] = None  # type: ignore[index]
-                self._changed_ids[key] = None  # type: ignore[index]
-                self._changed_users[user] = None
+        # called for every order: no loop, no setdefault's throw-away dicts
+        if device is not None:
+            self._link(user, (DEVICE, device))
+        if address is not None:
+            self._link(user, (ADDRESS, address))
+
+    def _link(self, user: str, key: tuple[int, str]) -> None:
+        users = self.users_of.get(key)
+        if users is None:
+            self.users_of[key] = {user: None}
+        elif user in users:
+            return
+        else:
+            users[user] = None
+        ids = self.ids_of.get(user)
+        if ids is None:
+            self.ids_of[user] = {key: None}
+        else:
+            ids[key] = None
+        self._changed_ids[key] = None
+        self._changed_users[user] = None
 
     def changes(self) -> dict[str, dict[Any, Any]]:
         """The identifiers' and accounts' entries changed since the last call (whole
