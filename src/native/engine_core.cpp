@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <numeric>
 #include <stdexcept>
 #include <vector>
 
@@ -59,8 +58,8 @@ inline uint64_t mix(uint64_t x) {  // splitmix64's finaliser
   return x ^ (x >> 31);
 }
 
-// Open addressing, linear probing: key -> dense index (insertion order). No deletes;
-// a filtered copy is rebuilt instead (the indexes' eviction).
+// Open addressing, linear probing: key -> dense index (insertion order); the per-batch
+// maps of the aggregation (no deletes).
 template <class Key>
 class IndexMap {
  public:
@@ -77,14 +76,6 @@ class IndexMap {
   }
   size_t size() const { return keys.size(); }
 
-  // the key's index, or -1
-  int64_t find(const Key& k) const {
-    for (size_t s = Key::hash(k) & mask_;; s = (s + 1) & mask_) {
-      int64_t at = slots_[s];
-      if (at < 0) return -1;
-      if (keys[at] == k) return at;
-    }
-  }
   // the key's index and whether it was added now
   std::pair<int64_t, bool> insert(const Key& k) {
     if ((keys.size() + 1) * 2 > slots_.size()) grow();
@@ -136,7 +127,6 @@ struct FineKey {  // a row's window, dimensions and what kind of count it is
   int32_t dims[N_DIMS];
   uint8_t kind, status;
   int8_t lat;
-  uint8_t pad = 0;
   static uint64_t hash(const FineKey& k) {
     uint64_t h = mix(static_cast<uint64_t>(k.win));
     for (int d = 0; d < N_DIMS; d += 2)
@@ -163,8 +153,8 @@ struct RegKey {  // (a minute cell, an HLL register)
 //
 // Memory: the dedup index holds every id of the horizon (9.4 M in the 10 M-event day),
 // so it is 256 open-addressing shards, each grown by half when three quarters full: a
-// grow copies one shard, not the whole table (one table grown by doubling was a 770 MB
-// spike), and slots average ~1.6 per entry. A slot holds its key and values side by
+// grow copies one shard, not the whole table (one table doubling from 16 M to 32 M
+// slots of 16 bytes holds 768 MiB at once), and there are 1.33-2 slots per entry. A slot holds its key and values side by
 // side: a lookup touches one cache line, not three. Key 0 marks an empty slot; an entry
 // whose key is 0 is kept aside.
 class Index {
@@ -198,19 +188,10 @@ class Index {
     since_evict_ = 0;
     oldest_ = INT64_MAX;
     for (auto& sh : shards_) {
-      std::vector<int64_t> old;
-      old.swap(sh.slots);
-      const size_t old_cap = sh.cap;
       size_t live = 0;
-      for (size_t s = 0; s < old_cap; ++s)
-        live += old[s * stride_] != 0 && old[s * stride_ + 1 + expire_] >= bound;
-      sh.reset(live * 3 / 2 + 8, stride_);
-      for (size_t s = 0; s < old_cap; ++s) {
-        const int64_t* slot = &old[s * stride_];
-        if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
-        oldest_ = std::min(oldest_, slot[1 + expire_]);
-        place(sh, static_cast<uint64_t>(slot[0]), slot + 1);
-      }
+      for (size_t s = 0; s < sh.cap; ++s)
+        live += sh.slots[s * stride_] != 0 && sh.slots[s * stride_ + 1 + expire_] >= bound;
+      oldest_ = std::min(oldest_, rebuild(sh, live * 3 / 2 + 8, bound));
     }
     if (has_zero_ && zero_[expire_] < bound) has_zero_ = false;
     if (has_zero_) oldest_ = std::min(oldest_, zero_[expire_]);
@@ -221,15 +202,17 @@ class Index {
     return n;
   }
   size_t logged() const { return log_keys_.size(); }
+  // The log forgotten (a compaction writes every live entry instead).
+  void clear_log() {
+    log_keys_ = {};
+    log_vals_ = {};
+  }
 
   // The changes since the last drain as one sorted run of distinct keys (the value that
   // wins by keep_last), and the log emptied.
   py::tuple drain() {
     py::tuple out = sorted_run(log_keys_, log_vals_);
-    log_keys_.clear();
-    log_vals_.clear();
-    log_keys_.shrink_to_fit();
-    log_vals_.shrink_to_fit();
+    clear_log();
     return out;
   }
   // Every live entry as one sorted run (a compaction of the persisted log).
@@ -291,13 +274,21 @@ class Index {
     std::memcpy(&sh.slots[s * stride_ + 1], vals, width_ * sizeof(int64_t));
     ++sh.count;
   }
-  void grow(Shard& sh) {
+  // The shard with `capacity` slots, keeping the entries whose expire value is at least
+  // `bound` (a grow keeps all); returns the least expire value kept.
+  int64_t rebuild(Shard& sh, size_t capacity, int64_t bound) {
     std::vector<int64_t> old;
     old.swap(sh.slots);
     const size_t old_cap = sh.cap;
-    sh.reset(old_cap * 3 / 2, stride_);
-    for (size_t s = 0; s < old_cap; ++s)
-      if (old[s * stride_] != 0) place(sh, static_cast<uint64_t>(old[s * stride_]), &old[s * stride_ + 1]);
+    sh.reset(capacity, stride_);
+    int64_t oldest = INT64_MAX;
+    for (size_t s = 0; s < old_cap; ++s) {
+      const int64_t* slot = &old[s * stride_];
+      if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
+      oldest = std::min(oldest, slot[1 + expire_]);
+      place(sh, static_cast<uint64_t>(slot[0]), slot + 1);
+    }
+    return oldest;
   }
   // Insert or (keep_last) replace; false when keep-first left the old value.
   bool store(uint64_t key, const int64_t* vals) {
@@ -309,7 +300,7 @@ class Index {
     }
     const uint64_t h = mix(key);
     Shard& sh = shards_[h >> 56];
-    if ((sh.count + 1) * 4 > sh.cap * 3) grow(sh);
+    if ((sh.count + 1) * 4 > sh.cap * 3) rebuild(sh, sh.cap * 3 / 2, INT64_MIN);
     for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
       int64_t* slot = &sh.slots[s * stride_];
       if (slot[0] == 0) {
@@ -683,23 +674,31 @@ class Core {
     }
   }
 
-  static py::dict cell_columns(const IndexMap<CellKey>& cells, const std::vector<int64_t>& metrics) {
-    const size_t m = cells.size();
+  // The key columns (win, gset, k1, k2) of `m` rows, row i's key being `key_of(i)`.
+  template <class KeyOf>
+  static py::dict key_columns(size_t m, KeyOf key_of) {
     std::vector<int64_t> win(m);
     std::vector<uint8_t> gset(m);
     std::vector<int32_t> k1(m), k2(m);
-    py::array_t<int64_t> values({static_cast<py::ssize_t>(N_METRICS), static_cast<py::ssize_t>(m)});
-    int64_t* v = values.mutable_data();
     for (size_t i = 0; i < m; ++i) {
-      const CellKey& c = cells.keys[i];
+      const CellKey& c = key_of(i);
       win[i] = c.win, gset[i] = static_cast<uint8_t>(c.gset), k1[i] = c.k1, k2[i] = c.k2;
-      for (int j = 0; j < N_METRICS; ++j) v[j * m + i] = metrics[i * N_METRICS + j];
     }
     py::dict out;
     out["win"] = to_numpy(win);
     out["gset"] = to_numpy(gset);
     out["k1"] = to_numpy(k1);
     out["k2"] = to_numpy(k2);
+    return out;
+  }
+
+  static py::dict cell_columns(const IndexMap<CellKey>& cells, const std::vector<int64_t>& metrics) {
+    const size_t m = cells.size();
+    py::array_t<int64_t> values({static_cast<py::ssize_t>(N_METRICS), static_cast<py::ssize_t>(m)});
+    int64_t* v = values.mutable_data();
+    for (size_t i = 0; i < m; ++i)
+      for (int j = 0; j < N_METRICS; ++j) v[j * m + i] = metrics[i * N_METRICS + j];
+    py::dict out = key_columns(m, [&](size_t i) -> const CellKey& { return cells.keys[i]; });
     out["metrics"] = values;
     return out;
   }
@@ -707,20 +706,10 @@ class Core {
   static py::dict register_columns(const IndexMap<CellKey>& minutes, const IndexMap<RegKey>& regs,
                                    const std::vector<int16_t>& rank) {
     const size_t m = regs.size();
-    std::vector<int64_t> win(m);
-    std::vector<uint8_t> gset(m);
-    std::vector<int32_t> k1(m), k2(m);
     std::vector<uint16_t> reg(m);
-    for (size_t i = 0; i < m; ++i) {
-      const CellKey& c = minutes.keys[regs.keys[i].cell];
-      win[i] = c.win, gset[i] = static_cast<uint8_t>(c.gset), k1[i] = c.k1, k2[i] = c.k2;
-      reg[i] = static_cast<uint16_t>(regs.keys[i].reg);
-    }
-    py::dict out;
-    out["win"] = to_numpy(win);
-    out["gset"] = to_numpy(gset);
-    out["k1"] = to_numpy(k1);
-    out["k2"] = to_numpy(k2);
+    for (size_t i = 0; i < m; ++i) reg[i] = static_cast<uint16_t>(regs.keys[i].reg);
+    py::dict out = key_columns(
+        m, [&](size_t i) -> const CellKey& { return minutes.keys[regs.keys[i].cell]; });
     out["reg"] = to_numpy(reg);
     out["rank"] = to_numpy(rank);
     return out;
@@ -735,6 +724,7 @@ PYBIND11_MODULE(_engine_core, m) {
   py::class_<Index>(m, "Index")
       .def("drain", &Index::drain)
       .def("dump", &Index::dump)
+      .def("clear_log", &Index::clear_log)
       .def("load", &Index::load)
       .def_property_readonly("size", &Index::size)
       .def_property_readonly("logged", &Index::logged);

@@ -74,7 +74,6 @@ class Runner:
         self.on_step = on_step
         self.participants: dict[str, Participant] = {}
         self._pending = self._empty_commit()
-        self._cells = 0  # finalised cells in `_pending`
         self._check_settings()
         cp = self.store.load_checkpoint()
         self.offset, self.line = 0, 0
@@ -114,7 +113,7 @@ class Runner:
             self.offset, self.line = chunk.end_offset, chunk.end_line
             if (
                 time.monotonic() - last_commit >= interval
-                or self._cells >= self.opts.checkpoint_cells
+                or self._cells_waiting() >= self.opts.checkpoint_cells
             ):
                 peak = max(peak, proc.memory_info().rss)
                 began = time.monotonic()
@@ -181,7 +180,6 @@ class Runner:
         for r in rollups:
             r.dropped = []
         self._pending = self._empty_commit()
-        self._cells = 0
         release_free_memory()
         horizon = self.engine.max_ts - self.opts.config.retention_1s_ms
         if horizon > 0:
@@ -223,12 +221,15 @@ class Runner:
         p = self._pending
         for period, cells in step.cells.items():
             p.cells.setdefault(period, []).append(cells)
-            self._cells += cells.height
         if batch is not None:
             late = list(step.late.iter_rows()) if step.late is not None else []
             self._keep_bad(batch.quarantined, late, source or self.opts.events)
         if self.on_step is not None:
             self.on_step(step)
+
+    def _cells_waiting(self) -> int:
+        """Finalised cells not yet written (the next checkpoint writes them)."""
+        return sum(c.height for frames in self._pending.cells.values() for c in frames)
 
     def _keep_bad(
         self, quarantined: list[Quarantined], late: list[tuple[int, str, int, int]], source: str

@@ -109,13 +109,11 @@ class Engine:
 
     # -- the stream -------------------------------------------------------------
     def process(self, batch: DecodedBatch) -> StepResult:
-        self.counters.read += batch.records
-        self.counters.quarantined += len(batch.quarantined)
-        if batch.frame.height == 0:
+        if not self._count_read(batch):
             return StepResult()
         rows = self._rows(batch.frame)
         n = rows.height
-        ts, pos = rows["ts"].to_numpy(), rows["pos"].to_numpy()
+        ts = rows["ts"].to_numpy()
         seq = self.seq + np.arange(n, dtype=np.int64)
         self.seq += n
         lateness = self.config.lateness_ms
@@ -130,27 +128,40 @@ class Engine:
         fresh = ~dup
         self.seen.add(rows["id_hash"].to_numpy()[fresh], {"ts": ts[fresh]})
         self._index_orders(rows, fresh, seq)
-        accepted = fresh & ~late
-        self.counters.duplicates += int(dup.sum())
-        self.counters.late += int(late.sum())
-        self.counters.accepted += int(accepted.sum())
-
-        keep = rows.filter(pl.Series(accepted)).select(_PENDING_COLS)
+        keep = rows.filter(pl.Series(fresh & ~late)).select(_PENDING_COLS)
         self.pending = keep if self.pending is None else pl.concat([self.pending, keep])
         self.max_ts = int(high[-1])
-        result = StepResult(
-            late=rows.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
-            sku_changes=_fresh_changes(batch.sku_changes, pos[dup]),
-            decoded=batch.frame,
-            fresh=fresh,
-            first_seq=int(seq[0]),
-        )
+        result = self._decided(batch, dup, late, int(seq[0]))
         closed = int(w_after[-1]) // SECOND * SECOND
         if closed > self.closed_before:
             result.cells = self._finalise(closed, w_after, seq)
         self.seen.evict(int(w_after[-1]) - self.config.dedup_horizon_ms)
         self.orders.evict(int(w_after[-1]) - self.config.order_horizon_ms)
         return result
+
+    def _count_read(self, batch: DecodedBatch) -> bool:
+        """Counts the batch's records read and quarantined; False when none is valid."""
+        self.counters.read += batch.records
+        self.counters.quarantined += len(batch.quarantined)
+        return batch.frame.height > 0
+
+    def _decided(
+        self, batch: DecodedBatch, dup: np.ndarray, late: np.ndarray, first_seq: int
+    ) -> StepResult:
+        """Counts the batch's duplicate, late and accepted records; what its step hands
+        on (the late records, the sku changes that are not duplicates, the batch)."""
+        f = batch.frame
+        n_dup, n_late = int(dup.sum()), int(late.sum())
+        self.counters.duplicates += n_dup
+        self.counters.late += n_late
+        self.counters.accepted += f.height - n_dup - n_late
+        return StepResult(
+            late=f.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
+            sku_changes=_fresh_changes(batch.sku_changes, f["pos"].to_numpy()[dup]),
+            decoded=f,
+            fresh=~dup,
+            first_seq=first_seq,
+        )
 
     def flush(self) -> StepResult:
         """End of input: finalise every open window and period."""

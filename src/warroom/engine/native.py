@@ -27,7 +27,6 @@ from warroom.engine.engine import (
     SECOND,
     Engine,
     StepResult,
-    _fresh_changes,
 )
 from warroom.engine.runs import Run
 
@@ -72,9 +71,9 @@ class LoggedIndex:
         return int(self.index.size)
 
     def drain(self) -> None:
-        self.runs = [r if not r.persisted else _emptied(r) for r in self.runs]
+        self.runs = [_emptied(r) if r.persisted and r.size else r for r in self.runs]
         if self.entries + self.index.logged > _COMPACT_AT * self.index.size + _COMPACT_SLACK:
-            self.index.drain()
+            self.index.clear_log()
             self.dropped.extend(r.run_id for r in self.runs if r.persisted)
             self.runs, self.entries = [], 0
             keys, vals = self.index.dump()
@@ -88,17 +87,12 @@ class LoggedIndex:
     def load(self, runs: list[Run]) -> None:
         """Entries of persisted runs, oldest first (also SortedRuns' runs: same format)."""
         for run in runs:
-            vals = np.column_stack([run.cols[c].astype(np.int64) for c in self.cols])
-            self.index.load(run.keys, vals.reshape(run.size, len(self.cols)))
+            self.index.load(run.keys, np.column_stack([run.cols[c] for c in self.cols]))
         self.runs = [_emptied(r) for r in runs]
         self.entries = sum(r.size for r in runs)
 
     def _run(self, keys: np.ndarray, vals: np.ndarray) -> Run:
-        cols = {
-            c: np.ascontiguousarray(vals[:, j]).astype(t)
-            for j, (c, t) in enumerate(self.cols.items())
-        }
-        return Run(keys, cols)
+        return Run(keys, {c: vals[:, j].astype(t) for j, (c, t) in enumerate(self.cols.items())})
 
 
 def _emptied(run: Run) -> Run:
@@ -130,10 +124,7 @@ class NativeEngine(Engine):
     def pending(self) -> pl.DataFrame | None:
         cols = self.core.pending_columns()
         dims = cols.pop("dims")
-        frame = {c: cols[c] for c in ("kind", "win", "order_hash", "user_hash")}
-        frame.update({d: dims[j] for j, d in enumerate(DIMS)})
-        frame.update({c: cols[c] for c in ("value_base", "value_minor", "status", "lat_bucket")})
-        return pl.DataFrame(frame).select(_PENDING_COLS)
+        return pl.DataFrame({**cols, **dict(zip(DIMS, dims, strict=True))}).select(_PENDING_COLS)
 
     @pending.setter
     def pending(self, frame: pl.DataFrame | None) -> None:
@@ -142,16 +133,14 @@ class NativeEngine(Engine):
         frame = frame.cast(_PENDING_SCHEMA)  # type: ignore[arg-type]
         self.core.set_pending(
             *(frame[c].to_numpy() for c in ("kind", "win", "order_hash", "user_hash")),
-            np.stack([frame[d].to_numpy() for d in DIMS]) if frame.height else _no_dims(),
+            np.stack([frame[d].to_numpy() for d in DIMS]),
             *(frame[c].to_numpy() for c in ("value_base", "value_minor", "status", "lat_bucket")),
         )
 
     def process(self, batch: DecodedBatch) -> StepResult:
-        self.counters.read += batch.records
-        self.counters.quarantined += len(batch.quarantined)
-        f = batch.frame
-        if f.height == 0:
+        if not self._count_read(batch):
             return StepResult()
+        f = batch.frame
         kind = f["kind"].to_numpy()
         codes, lat_bucket, status = self._coded(f, kind)
         first_seq, closed_before = self.seq, self.closed_before
@@ -167,17 +156,7 @@ class NativeEngine(Engine):
             status.to_numpy(),
             lat_bucket,
         )
-        n_dup, n_late = int(dup.sum()), int(late.sum())
-        self.counters.duplicates += n_dup
-        self.counters.late += n_late
-        self.counters.accepted += f.height - n_dup - n_late
-        result = StepResult(
-            late=f.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
-            sku_changes=_fresh_changes(batch.sku_changes, f["pos"].to_numpy()[dup]),
-            decoded=f,
-            fresh=~dup,
-            first_seq=first_seq,
-        )
+        result = self._decided(batch, dup, late, first_seq)
         if self.closed_before > closed_before:
             result.cells = self._closed(cells, end=False)
         return result
@@ -228,20 +207,10 @@ def _filled(column: pl.Series) -> np.ndarray:
     return column.fill_null(0).to_numpy() if column.has_nulls() else column.to_numpy()
 
 
-def _no_dims() -> np.ndarray:
-    return np.zeros((len(DIMS), 0), dtype=np.int32)
-
-
 def _cells_frame(cols: dict[str, np.ndarray]) -> pl.DataFrame:
     metrics = cols["metrics"]
     return pl.DataFrame(
-        {
-            "win": cols["win"],
-            "gset": cols["gset"],
-            "k1": cols["k1"],
-            "k2": cols["k2"],
-            **{c: metrics[j] for j, c in enumerate(METRIC_COLS)},
-        }
+        {**{c: cols[c] for c in KEY_COLS}, **dict(zip(METRIC_COLS, metrics, strict=True))}
     )
 
 
