@@ -231,3 +231,38 @@ def test_any_stream_gives_the_reference_cells(case: tuple) -> None:
     # the reference decides per batch; one batch is its sequential answer
     reference = replay(Engine, [b"\n".join(lines) + b"\n"], rates, config)
     assert_same(replay(NativeEngine, batches, rates, config), reference)
+
+
+_values = st.one_of(
+    st.none(),
+    st.sampled_from(["unknown", "", "CN-GD", "exactly12byt", "thirteen-byte", "a\x00b"]),
+    st.text(max_size=20),
+)
+
+
+@needs_core
+@settings(max_examples=150, deadline=None)
+@given(
+    batches=st.lists(st.lists(_values, max_size=40), min_size=1, max_size=4),
+    cut=st.integers(0, 5),
+)
+def test_native_dictionary_codes_as_the_enum_cast(batches: list[list], cut: int) -> None:
+    """Nulls, 'unknown', inline (<= 12 bytes) and longer values, sliced columns, values
+    that are prefixes of others: the same codes and the same values in the same order."""
+    reference, coded = native.Dictionary(), native.NativeDictionary()
+    for values in batches:
+        column = pl.Series(["pad"] * cut + values, dtype=pl.String).slice(cut)
+        assert coded.encode(column).tolist() == reference.encode(column).tolist()
+        assert coded.values == reference.values
+    # a restored dictionary goes on with the same codes
+    again = native.NativeDictionary(list(reference.values))
+    column = pl.Series([v for b in batches for v in b], dtype=pl.String)
+    assert again.encode(column).tolist() == reference.encode(column).tolist()
+
+
+@needs_core
+def test_a_frozen_dictionary_gives_unknown_values_code_zero() -> None:
+    frozen = native._engine_core.StrDict(["", "succeeded", "failed"], frozen=True)
+    column = pl.Series(["failed", None, "retried", "succeeded", "a-status-longer-than-12"])
+    assert frozen.encode(*native._string_view(column))[0].tolist() == [2, 0, 0, 1, 0]
+    assert len(frozen) == 3

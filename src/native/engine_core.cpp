@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "str_dict.hpp"
+
 namespace py = pybind11;
 
 namespace {
@@ -728,6 +730,11 @@ PYBIND11_MODULE(_engine_core, m) {
       .def("load", &Index::load)
       .def_property_readonly("size", &Index::size)
       .def_property_readonly("logged", &Index::logged);
+  py::class_<warroom::StrDict>(m, "StrDict")
+      .def(py::init<const std::vector<std::string>&, bool>(), py::arg("values"),
+           py::arg("frozen") = false)
+      .def("encode", &warroom::StrDict::encode)
+      .def("__len__", &warroom::StrDict::size);
   py::class_<Core>(m, "Core")
       .def(py::init<int64_t, int64_t, int64_t, std::vector<std::pair<int, int>>, std::vector<bool>>())
       .def("process", &Core::process)

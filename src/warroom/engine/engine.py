@@ -89,6 +89,8 @@ class StepResult:
 
 
 class Engine:
+    dictionary = Dictionary  # the dimension dictionaries' type
+
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         self.max_ts = NEVER
@@ -98,12 +100,11 @@ class Engine:
         # every HTTP batch, so they cannot say whether an order came before a record.
         self.seq = 0
         self.counters = Counters()
-        self.dicts = {d: Dictionary() for d in DIMS}
+        self.dicts = {d: self.dictionary() for d in DIMS}
         # the latest earlier occurrence of an id; the first line of an order
         self.seen = SortedRuns(expire_col="ts", keep="last")
         self.orders = SortedRuns(expire_col="ts", keep="first")
         self.sku_category: dict[str, str] = {}
-        self._sku_series: tuple[pl.Series, pl.Series] | None = None
         self.pending: pl.DataFrame | None = None
         self.rollups = {MINUTE: Rollup(MINUTE), HOUR: Rollup(HOUR)}
 
@@ -204,16 +205,17 @@ class Engine:
 
     def _coded(
         self, f: pl.DataFrame, kind: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], np.ndarray, pl.Series]:
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Dimension codes as each record carries them (a sku change's category is its
         sku's in the catalog, or unknown), latency buckets and status codes."""
         codes = {d: self.dicts[d].encode(f[_source_col(d)]) for d in DIMS}
         change = kind == cube.KIND_SKU
         if change.any():
             codes["category"] = np.where(change, 0, codes["category"]).astype(np.int32)
-            if self.sku_category:
+            if self.sku_category:  # a dict lookup per change: few rows, a large catalog
                 rows = np.flatnonzero(change)
-                cat = f["sku_id"].gather(rows).replace_strict(*self._sku_lookup(), default=None)
+                skus = f["sku_id"].gather(rows).to_list()
+                cat = pl.Series([self.sku_category.get(s) for s in skus], dtype=pl.String)
                 codes["category"][rows] = self.dicts["category"].encode(cat)
         latency = f["latency_ms"].to_numpy()
         lat_bucket = np.where(
@@ -221,8 +223,10 @@ class Engine:
             -1,
             np.searchsorted(np.asarray(LATENCY_BOUNDS_MS), np.nan_to_num(latency), side="left"),
         ).astype(np.int8)
-        status = f["status"].replace_strict(_STATUS, default=0, return_dtype=pl.UInt8)
-        return codes, lat_bucket, status
+        return codes, lat_bucket, self._status(f["status"])
+
+    def _status(self, column: pl.Series) -> np.ndarray:
+        return column.replace_strict(_STATUS, default=0, return_dtype=pl.UInt8).to_numpy()
 
     def _duplicates(self, ids: np.ndarray, ts: np.ndarray, w_before: np.ndarray) -> np.ndarray:
         found, prior = self.seen.lookup(ids)
@@ -325,16 +329,6 @@ class Engine:
 
     def set_catalog(self, sku_category: dict[str, str]) -> None:
         self.sku_category = dict(sku_category)
-        self._sku_series = None
-
-    def _sku_lookup(self) -> tuple[pl.Series, pl.Series]:
-        """The catalog's sku -> category as two Series (built once, for replace_strict)."""
-        if self._sku_series is None:
-            self._sku_series = (
-                pl.Series(list(self.sku_category), dtype=pl.String),
-                pl.Series(list(self.sku_category.values()), dtype=pl.String),
-            )
-        return self._sku_series
 
     # -- state ------------------------------------------------------------------
     def state_blob(self) -> bytes:
@@ -366,9 +360,8 @@ class Engine:
         # the order index holds (positions of a file replay grow with its input)
         self.seq = st.get("seq", 1 + max((int(r.cols["seq"].max()) for r in order_runs), default=0))
         self.counters = st["counters"]
-        self.dicts = {d: Dictionary(list(v)) for d, v in st["dicts"].items()}
+        self.dicts = {d: self.dictionary(list(v)) for d, v in st["dicts"].items()}
         self.sku_category = st["sku_category"]
-        self._sku_series = None
         pending = st["pending"]
         self.pending = None if pending is None else pending.select(_PENDING_COLS)
         for period, part_ids in st["rollup_parts"].items():

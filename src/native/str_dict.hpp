@@ -1,0 +1,213 @@
+// Dictionary coding of string columns for the engine (engine/dims.py Dictionary): a
+// value's code is its position in the dictionary, new values are appended in order of
+// first appearance, a null is 0 ("unknown", always the first value).
+//
+// Columns come as Arrow string views (polars' own layout, handed over by pyarrow
+// without a copy): 16 bytes a row, the length, then the string itself if it fits in 12
+// bytes, else its first 4 bytes, the index of its data buffer and its offset there.
+
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warroom {
+
+namespace py = pybind11;
+
+class StrDict {
+ public:
+  // `frozen`: values not in the dictionary get code 0 instead of being added.
+  StrDict(const std::vector<std::string>& values, bool frozen) : frozen_(frozen) {
+    rehash(values.size() * 2 + 16);
+    for (const auto& v : values) add(v);
+  }
+
+  size_t size() const { return values_.size(); }
+
+  // Codes (int32) for `length` rows of a string-view column from row `offset`; and the
+  // values added, in order. `validity` is Arrow's bitmap or None.
+  py::tuple encode(py::buffer views, py::object validity, std::vector<py::buffer> data,
+                   int64_t offset, int64_t length) {
+    py::buffer_info v = views.request();
+    if (offset < 0 || length < 0 || (offset + length) * 16 > v.size * v.itemsize)
+      throw std::invalid_argument("views buffer shorter than offset + length rows");
+    const uint8_t* valid = nullptr;
+    py::buffer_info vi;
+    if (!validity.is_none()) {
+      vi = validity.cast<py::buffer>().request();
+      valid = static_cast<const uint8_t*>(vi.ptr);
+    }
+    std::vector<py::buffer_info> infos;
+    std::vector<std::string_view> bufs;
+    for (auto& b : data) {
+      infos.push_back(b.request());
+      bufs.emplace_back(static_cast<const char*>(infos.back().ptr),
+                        static_cast<size_t>(infos.back().size * infos.back().itemsize));
+    }
+    py::array_t<int32_t> out(length);
+    int32_t* codes = out.mutable_data();
+    const auto* rows = static_cast<const uint8_t*>(v.ptr) + offset * 16;
+    const size_t before = values_.size();
+    bool bad = false;
+    {
+      py::gil_scoped_release unlocked;
+      for (int64_t i = 0; i < length; ++i) {
+        const int64_t at = offset + i;
+        if (valid != nullptr && !((valid[at >> 3] >> (at & 7)) & 1)) {
+          codes[i] = 0;
+          continue;
+        }
+        const uint8_t* row = rows + i * 16;
+        int32_t len, buf, off;
+        std::memcpy(&len, row, 4);
+        if (len <= 12) {
+          codes[i] = code(Key::inlined(row, len));
+          continue;
+        }
+        std::memcpy(&buf, row + 8, 4);
+        std::memcpy(&off, row + 12, 4);
+        if (buf < 0 || static_cast<size_t>(buf) >= bufs.size() || off < 0 ||
+            static_cast<size_t>(off) + len > bufs[buf].size()) {
+          bad = true;
+          break;
+        }
+        codes[i] = code(Key::of(bufs[buf].substr(off, len)));
+      }
+    }
+    if (bad) throw std::invalid_argument("a string view points outside its data buffers");
+    py::list added;
+    for (size_t i = before; i < values_.size(); ++i) added.append(py::str(values_[i]));
+    return py::make_tuple(out, added);
+  }
+
+ private:
+  // A value as its view's 16 bytes (length and the string, zero past its end) when it
+  // fits in 12 bytes: compared as two words. Longer values are hashed and compared whole.
+  struct Key {
+    uint64_t w0, w1, h;
+    std::string_view s;  // longer values only
+    static uint64_t mask(int bytes) { return bytes >= 8 ? ~0ULL : (1ULL << (8 * bytes)) - 1; }
+    static Key inlined(const uint8_t* row, int32_t len) {
+      Key k{};
+      std::memcpy(&k.w0, row, 8);
+      std::memcpy(&k.w1, row + 8, 8);
+      k.w0 &= mask(4 + len);  // the length, then up to 4 bytes
+      k.w1 &= mask(len - 4 < 0 ? 0 : len - 4);
+      k.h = mix(k.w0 * 0x9E3779B97F4A7C15ULL ^ k.w1);
+      return k;
+    }
+    static Key of(std::string_view s) {
+      if (s.size() <= 12) {
+        uint8_t row[16] = {};
+        const auto len = static_cast<int32_t>(s.size());
+        std::memcpy(row, &len, 4);
+        std::memcpy(row + 4, s.data(), s.size());
+        return inlined(row, len);
+      }
+      Key k{};
+      k.s = s;
+      k.h = 0x2545F4914F6CDD1DULL ^ s.size();
+      size_t i = 0;
+      for (; i + 8 <= s.size(); i += 8) {
+        uint64_t w;
+        std::memcpy(&w, s.data() + i, 8);
+        k.h = mix(k.h ^ w);
+      }
+      uint64_t w = 0;
+      std::memcpy(&w, s.data() + i, s.size() - i);
+      k.h = mix(k.h ^ w);
+      return k;
+    }
+    static uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+      x ^= x >> 30;
+      x *= 0xbf58476d1ce4e5b9ULL;
+      x ^= x >> 27;
+      x *= 0x94d049bb133111ebULL;
+      return x ^ (x >> 31);
+    }
+  };
+  struct Entry {
+    uint64_t w0, w1, h;
+    bool inlined;
+  };
+
+  bool frozen_;
+  std::vector<std::string> values_;
+  std::vector<Entry> entries_;
+  std::vector<int32_t> slots_;  // -1: empty
+  size_t mask_ = 0;
+
+  bool same(const Entry& e, const Key& k, int32_t c) const {
+    if (e.h != k.h) return false;
+    if (e.inlined) return k.s.data() == nullptr && e.w0 == k.w0 && e.w1 == k.w1;
+    return k.s.data() != nullptr && values_[c] == k.s;
+  }
+
+  int32_t code(const Key& k) {
+    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
+      const int32_t c = slots_[at];
+      if (c < 0) return frozen_ ? 0 : insert(at, k);
+      if (same(entries_[c], k, c)) return c;
+    }
+  }
+
+  void add(const std::string& s) {
+    const Key k = Key::of(s);
+    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
+      const int32_t c = slots_[at];
+      if (c < 0) {
+        insert(at, k, s);
+        return;
+      }
+      if (same(entries_[c], k, c)) {  // a repeated value keeps its first code
+        values_.push_back(s);
+        entries_.push_back(entries_[c]);
+        return;
+      }
+    }
+  }
+
+  // `k` into empty slot `at` as the next code; `s`: the value when `k` is inlined.
+  int32_t insert(size_t at, const Key& k, std::string_view s = {}) {
+    const auto c = static_cast<int32_t>(values_.size());
+    if (k.s.data() != nullptr) {
+      values_.emplace_back(k.s);
+    } else if (s.data() != nullptr) {
+      values_.emplace_back(s);
+    } else {  // rebuilt from the view's bytes
+      int32_t len;
+      std::memcpy(&len, &k.w0, 4);
+      char bytes[16];
+      std::memcpy(bytes, &k.w0, 8);
+      std::memcpy(bytes + 8, &k.w1, 8);
+      values_.emplace_back(bytes + 4, len);
+    }
+    entries_.push_back({k.w0, k.w1, k.h, k.s.data() == nullptr});
+    slots_[at] = c;
+    if (values_.size() * 2 > slots_.size()) rehash(slots_.size() * 2);
+    return c;
+  }
+
+  void rehash(size_t want) {
+    size_t cap = 16;
+    while (cap < want) cap <<= 1;
+    slots_.assign(cap, -1);
+    mask_ = cap - 1;
+    for (size_t c = 0; c < entries_.size(); ++c) {
+      size_t at = entries_[c].h & mask_;
+      while (slots_[at] >= 0) at = (at + 1) & mask_;
+      slots_[at] = static_cast<int32_t>(c);
+    }
+  }
+};
+
+}  // namespace warroom
