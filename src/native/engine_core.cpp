@@ -320,16 +320,19 @@ class Index {
   }
 
   py::tuple sorted_run(const std::vector<uint64_t>& keys, const std::vector<int64_t>& vals) const {
-    // (key, position) pairs sorted whole: no comparison reaches back into `keys`
-    std::vector<std::pair<uint64_t, int64_t>> order(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) order[i] = {keys[i], static_cast<int64_t>(i)};
-    std::sort(order.begin(), order.end());
     std::vector<int64_t> pick;  // of equal keys, the first or the last logged
-    pick.reserve(order.size());
-    for (size_t i = 0; i < order.size(); ++i) {
-      bool last_of_key = i + 1 == order.size() || order[i + 1].first != order[i].first;
-      bool first_of_key = i == 0 || order[i - 1].first != order[i].first;
-      if (keep_last_ ? last_of_key : first_of_key) pick.push_back(order[i].second);
+    {
+      py::gil_scoped_release unlocked;
+      // (key, position) pairs sorted whole: no comparison reaches back into `keys`
+      std::vector<std::pair<uint64_t, int64_t>> order(keys.size());
+      for (size_t i = 0; i < keys.size(); ++i) order[i] = {keys[i], static_cast<int64_t>(i)};
+      std::sort(order.begin(), order.end());
+      pick.reserve(order.size());
+      for (size_t i = 0; i < order.size(); ++i) {
+        bool last_of_key = i + 1 == order.size() || order[i + 1].first != order[i].first;
+        bool first_of_key = i == 0 || order[i - 1].first != order[i].first;
+        if (keep_last_ ? last_of_key : first_of_key) pick.push_back(order[i].second);
+      }
     }
     py::array_t<uint64_t> out_keys(static_cast<py::ssize_t>(pick.size()));
     py::array_t<int64_t> out_vals({static_cast<py::ssize_t>(pick.size()),
@@ -534,13 +537,23 @@ class Core {
 
   py::object finalise(int64_t closed, const std::vector<int64_t>* w_after, int64_t seq0,
                       bool end) {
-    std::vector<Pending> done, open;
-    for (const auto& p : pending_) (p.win < closed ? done : open).push_back(p);
-    pending_.swap(open);
-    closed_before = std::max(closed_before, closed);
-    if (done.empty()) return py::none();
-    attribute(done, w_after, seq0, end);
-    return aggregate(done);
+    Cells out;
+    bool any;
+    {
+      py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
+      std::vector<Pending> done, open;
+      for (const auto& p : pending_) (p.win < closed ? done : open).push_back(p);
+      pending_.swap(open);
+      closed_before = std::max(closed_before, closed);
+      any = !done.empty();
+      if (any) {
+        attribute(done, w_after, seq0, end);
+        aggregate(done, out);
+      }
+    }
+    if (!any) return py::none();
+    return py::make_tuple(cell_columns(out.cells, out.metrics),
+                          register_columns(out.minutes, out.regs, out.rank));
   }
 
   // Payments, refunds and shipments take their order's dimensions if the order arrived
@@ -562,7 +575,15 @@ class Core {
     }
   }
 
-  py::tuple aggregate(const std::vector<Pending>& done) {
+  // The per-second cells of every grouping set, and the minute registers of their buyers.
+  struct Cells {
+    IndexMap<CellKey> cells, minutes;
+    std::vector<int64_t> metrics;  // N_METRICS a cell
+    IndexMap<RegKey> regs;
+    std::vector<int16_t> rank;
+  };
+
+  void aggregate(const std::vector<Pending>& done, Cells& out) {
     const size_t G = gsets_.size();
     // 1. rows -> fine groups (window, every dimension, kind, status, latency bucket)
     IndexMap<FineKey> fine(done.size() / 4);
@@ -580,8 +601,9 @@ class Core {
       row_fine[i] = at;
     }
     // 2. fine groups -> the cells of every grouping set
-    IndexMap<CellKey> cells(fine.size() * G / 2);
-    std::vector<int64_t> metrics;
+    IndexMap<CellKey>& cells = out.cells;
+    cells.reset(fine.size() * G / 2);
+    std::vector<int64_t>& metrics = out.metrics;
     metrics.reserve(fine.size() * G / 2 * N_METRICS);
     std::vector<int64_t> fine_cells(fine.size() * G);
     for (size_t f = 0; f < fine.size(); ++f) {
@@ -609,10 +631,12 @@ class Core {
     for (size_t i = 0; i < done.size(); ++i)
       if (done[i].kind == K_ORDER) by_hash.push_back({done[i].order_hash, static_cast<int64_t>(i)});
     const size_t lines = by_hash.size();
-    IndexMap<CellKey> minutes(cells.size() / 4);
+    IndexMap<CellKey>& minutes = out.minutes;
+    minutes.reset(cells.size() / 4);
     std::vector<int64_t> minute_of(cells.size(), -1);
-    IndexMap<RegKey> regs(lines * G / 2);
-    std::vector<int16_t> rank;
+    IndexMap<RegKey>& regs = out.regs;
+    regs.reset(lines * G / 2);
+    std::vector<int16_t>& rank = out.rank;
     std::vector<int64_t> reached;  // the cells a run's lines reach in one grouping set
     // Calls `each(cell, row)` once per distinct cell a run of equal hashes reaches.
     auto distinct_cells = [&](auto each) {
@@ -646,7 +670,6 @@ class Core {
       if (added) rank.push_back(r);
       else rank[at] = std::max(rank[at], r);
     });
-    return py::make_tuple(cell_columns(cells, metrics), register_columns(minutes, regs, rank));
   }
 
   static void contribute(const FineKey& k, int64_t n, int64_t v, int64_t u, int64_t* m) {

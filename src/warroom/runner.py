@@ -74,6 +74,8 @@ class Runner:
         self.on_step = on_step
         self.participants: dict[str, Participant] = {}
         self._pending = self._empty_commit()
+        self._writer: ThreadPoolExecutor | None = None  # background checkpoints (`run`)
+        self._writing: Future[None] | None = None
         self._check_settings()
         cp = self.store.load_checkpoint()
         self.offset, self.line = 0, 0
@@ -104,10 +106,26 @@ class Runner:
 
     def run(self, progress: Progress | None = None) -> RunSummary:
         started, resumed = time.perf_counter(), self.line
+        proc = psutil.Process()
+        try:
+            peak = self._replay(progress, proc)
+        finally:
+            self.wait_for_writes()
+        if self.opts.flush_at_end:
+            release_free_memory()  # the end's rollups are the run's peak
+            self._collect(None, self.engine.flush())
+        self.checkpoint(complete=self.opts.flush_at_end)
+        peak = max(peak, proc.memory_info().rss)
+        elapsed = time.perf_counter() - started
+        c = self.engine.counters
+        return RunSummary(c, elapsed, peak, resumed, (c.read - 0) / elapsed if elapsed else 0.0)
+
+    def _replay(self, progress: Progress | None, proc: psutil.Process) -> int:
+        """The input through the engine, with checkpoints; returns the peak RSS seen."""
         last_commit = time.monotonic()
         interval = self.opts.checkpoint_seconds
-        proc = psutil.Process()
         peak = proc.memory_info().rss
+        background = not self.participants
         for chunk, batch in self._decoded():
             self._collect(batch, self.engine.process(batch))
             self.offset, self.line = chunk.end_offset, chunk.end_line
@@ -117,7 +135,7 @@ class Runner:
             ):
                 peak = max(peak, proc.memory_info().rss)
                 began = time.monotonic()
-                self.checkpoint(complete=False)
+                self.checkpoint(complete=False, background=background)
                 last_commit = time.monotonic()
                 # A checkpoint costs in proportion to the open state: space them so that
                 # they take at most ~10 % of the replay (a crash only replays more), but
@@ -126,14 +144,7 @@ class Runner:
                 interval = min(max(base, 10 * (last_commit - began)), 3 * base)
             if progress:
                 progress(self.offset, self.engine.counters)
-        if self.opts.flush_at_end:
-            release_free_memory()  # the end's rollups are the run's peak
-            self._collect(None, self.engine.flush())
-        self.checkpoint(complete=self.opts.flush_at_end)
-        peak = max(peak, proc.memory_info().rss)
-        elapsed = time.perf_counter() - started
-        c = self.engine.counters
-        return RunSummary(c, elapsed, peak, resumed, (c.read - 0) / elapsed if elapsed else 0.0)
+        return peak
 
     def feed_many(
         self, batches: list[tuple[DecodedBatch, str]], position: tuple[int, int] | None = None
@@ -153,7 +164,12 @@ class Runner:
             self.offset, self.line = position
         return results
 
-    def checkpoint(self, complete: bool) -> None:
+    def checkpoint(self, complete: bool, background: bool = False) -> None:
+        """Commit the position, the engine state and what was produced since the last
+        checkpoint, in one transaction. `background`: write it in the writer thread
+        while the engine goes on (`run` does, with no participants); a checkpoint waits
+        for the one before it, so they land in order."""
+        self.wait_for_writes()
         p = self._pending
         p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
         p.state = self.engine.state_blob()
@@ -170,20 +186,40 @@ class Runner:
             for period, frames in p.cells.items()
             if frames
         }
-        self.store.commit(p)
-        self.committed_closed_before = self.engine.closed_before
-        for part in self.participants.values():
-            confirm = getattr(part, "committed", None)  # Journaled: its delta is on disk
-            if confirm is not None:
-                confirm()
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []
         self._pending = self._empty_commit()
+        closed_before = self.engine.closed_before
+        prune_before = self.engine.max_ts - self.opts.config.retention_1s_ms
+        if not background:
+            self._write(p, closed_before, prune_before)
+            return
+        assert not self.participants, "participants confirm their commits in this thread"
+        # The runs and parts go to disk with this commit: the next must not write them.
+        for item in (*p.new_runs, *p.new_parts):
+            item.persisted = True
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._writing = self._writer.submit(self._write, p, closed_before, prune_before)
+
+    def wait_for_writes(self) -> None:
+        """The checkpoint being written in the background, landed (or its error raised)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
+
+    def _write(self, p: Commit, closed_before: int, prune_before: int) -> None:
+        self.store.commit(p)
+        self.committed_closed_before = closed_before
+        for part in self.participants.values():
+            confirm = getattr(part, "committed", None)  # Journaled: its delta is on disk
+            if confirm is not None:
+                confirm()
+        p.cells = {}  # written: freed before the trim
         release_free_memory()
-        horizon = self.engine.max_ts - self.opts.config.retention_1s_ms
-        if horizon > 0:
-            self.store.prune_segments(SECOND, horizon)
+        if prune_before > 0:
+            self.store.prune_segments(SECOND, prune_before)
 
     # -- internals --------------------------------------------------------------
     def _decoded(self) -> Iterator[tuple[files.Chunk, DecodedBatch]]:
