@@ -101,6 +101,9 @@ def test_columnar_sku_changes_match_ndjson(tmp_path: Path, rates: object) -> Non
         }
         for i in range(50)
     ]
+    for c in changes[1::2]:  # an attribute sync: no price (a null struct field in Arrow)
+        c["actor"] = "batch:attr-sync"
+        c["before"] = {"attrs": {"color": "red", "size": "M"}}
     ndjson = b"\n".join(json.dumps(c).encode() for c in changes) + b"\n"
     frame = pl.read_ndjson(ndjson)
     decoder = Decoder(rates)  # type: ignore[arg-type]
@@ -109,10 +112,11 @@ def test_columnar_sku_changes_match_ndjson(tmp_path: Path, rates: object) -> Non
     assert from_lines.quarantined == from_arrow.quarantined == []
     assert len(from_arrow.sku_changes) == 50
     for a, b in zip(from_lines.sku_changes, from_arrow.sku_changes, strict=True):
-        assert (a["pos"], a["sku_id"], a["after"]["attrs"]) == (
+        assert (a["pos"], a["sku_id"], a["before"], a["after"]) == (
             b["pos"],
             b["sku_id"],
-            b["after"]["attrs"],
+            b["before"],
+            b["after"],
         )
 
 

@@ -368,8 +368,9 @@ class Decoder:
         df = df.lazy().with_columns(_reason=self._rules).collect()
         df = self._money(df)
         bad = df.filter(pl.col("_reason").is_not_null())
-        for pos, row, reason in bad.select("pos", "_row", "_reason").iter_rows():
-            quarantined.append(Quarantined(pos, _raw(lines, df, row), reason))
+        raws = _raws(lines, bad)
+        for (pos, reason), raw in zip(bad.select("pos", "_reason").iter_rows(), raws, strict=True):
+            quarantined.append(Quarantined(pos, raw, reason))
         ok = df.filter(pl.col("_reason").is_null())
         sku_changes: list[dict[str, Any]] = []
         is_change = ok["type"] == "sku_change"
@@ -504,12 +505,16 @@ class Decoder:
         """sku_change records carry nested objects: check them line by line."""
         parsed: list[dict[str, Any]] = []
         drop_pos: set[int] = set()
-        changes = ok.filter(is_change)  # few rows: the per-row lookups below stay cheap
-        for pos, row in changes.select("pos", "_row").iter_rows():
-            raw = _raw(lines, changes, row)
-            obj, reason = parse_line(raw) if lines is not None else (None, None)
-            if obj is None and lines is None:
-                obj = _arrow_change(changes, pos)
+        changes = ok.filter(is_change)
+        # columnar input: each row as a dict, all at once (a filter per row was quadratic)
+        records = changes.to_dicts() if lines is None else []
+        raws = _raws(lines, changes)
+        for i, (pos, raw) in enumerate(zip(changes["pos"].to_list(), raws, strict=True)):
+            if lines is not None:
+                obj, reason = parse_line(raw)
+            else:
+                obj = _present({k: v for k, v in records[i].items() if k[0] != "_"})
+                reason = None
             if obj is not None:
                 reason = type_reason(obj) or self._sku_value_reason(obj)
             if reason or obj is None:
@@ -572,33 +577,25 @@ def _conform(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(*cols, *extra)
 
 
-def _raw(lines: LazyLines | None, df: pl.DataFrame, row: int) -> bytes:
+def _raws(lines: LazyLines | None, rows: pl.DataFrame) -> list[bytes]:
+    """The raw bytes of each row of `rows` (which holds `_row`): its input line, or, for
+    columnar input, which has no bytes, the row as canonical JSON."""
     if lines is not None:
-        return lines[row]
-    # Columnar input has no bytes: keep the row as canonical JSON instead.
+        return [lines[row] for row in rows["_row"].to_list()]
     import json
 
-    rec = (
-        df.filter(pl.col("_row") == row)
-        .drop(
-            [
-                c
-                for c in df.columns
-                if c.startswith("_") or c in ("pos", "ts_ms", "value_minor", "value_base")
-            ],
-            strict=False,
-        )
-        .to_dicts()[0]
-    )
-    return json.dumps({k: v for k, v in rec.items() if v is not None}, default=str).encode()
+    internal = ("pos", "ts_ms", "value_minor", "value_base")
+    kept = [c for c in rows.columns if not c.startswith("_") and c not in internal]
+    return [json.dumps(_present(rec), default=str).encode() for rec in rows.select(kept).to_dicts()]
 
 
-def _arrow_change(df: pl.DataFrame, pos: int) -> dict[str, Any] | None:
-    row = df.filter(pl.col("pos") == pos).to_dicts()
-    if not row:
-        return None
-    rec = {k: v for k, v in row[0].items() if v is not None and not k.startswith("_")}
-    return rec
+def _present(record: dict[str, Any]) -> dict[str, Any]:
+    """A columnar row without its null fields, nested ones too: a struct column has every
+    field in every row, so null is how Arrow and Parquet say a field is absent (a
+    `before` without a price was quarantined as "price must be a number")."""
+    return {
+        k: _present(v) if isinstance(v, dict) else v for k, v in record.items() if v is not None
+    }
 
 
 def _sorted(items: list[Quarantined]) -> list[Quarantined]:
