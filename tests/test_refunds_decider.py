@@ -282,3 +282,28 @@ def test_after_a_failed_checkpoint_the_journal_writes_the_whole_state():
     )
     assert list(restored.book.orders) == list(guard.book.orders)
     assert restored.book.buyers == guard.book.buyers
+
+
+def test_a_book_journaled_as_tuples_before_columns_still_restores():
+    """A data directory written before the book's journal became columns resumes."""
+    from warroom.guards.refunds.state import BuyerBook
+
+    guard = RefundGuard(load_policy())
+    guard.process(decode(ring_stream(n_ring=8, honest=40)))
+    book = guard.book
+    as_tuples = {
+        "buyers": {
+            k: (b.first_ts, b.orders, b.refunds, b.returned, b.last_refund_ts, b.recent)
+            for k, b in book.buyers.items()
+        },
+        "orders": {k: (o.ts, o.user, o.category, o.shipped) for k, o in book.orders.items()},
+    }
+    old, new = BuyerBook(), BuyerBook()
+    old.apply(as_tuples)
+    new.apply(book.everything())
+    assert any(b.refunds for b in book.buyers.values()) and any(
+        o.shipped for o in book.orders.values()
+    )
+    assert old.buyers == new.buyers == book.buyers
+    assert old.orders == new.orders == book.orders
+    assert list(old.orders) == list(book.orders)

@@ -103,7 +103,7 @@ class RefundGuard:
             dev,
             addr,
             val,
-        ) in rows.iter_rows():
+        ) in zip(*(rows[c].to_list() for c in COLUMNS), strict=True):  # 2x iter_rows
             if kind == KIND_ORDER:
                 book.add_order(oid, user, ts, cat or "")
                 graph.add(user, dev, addr)

@@ -44,37 +44,53 @@ class BuyerBook:
         self._changed_buyers[user] = None  # every caller changes it
         return b
 
-    def changes(self) -> dict[str, dict[str, tuple[Any, ...]]]:
+    def changes(self) -> dict[str, Any]:
         """The buyers and orders changed since the last call, in first-change order (new
         keys in the order they were added, so applying them keeps the dicts' order)."""
         out = self._as_tuples(self._changed_buyers, self._changed_orders)
         self._changed_buyers, self._changed_orders = {}, {}
         return out
 
-    def everything(self) -> dict[str, dict[str, tuple[Any, ...]]]:
+    def everything(self) -> dict[str, Any]:
         """Every buyer and order, in the form of `changes()`: applied to an empty book,
         it gives this book back."""
         return self._as_tuples(self.buyers, self.orders)
 
-    def _as_tuples(self, buyer_keys: Any, order_keys: Any) -> dict[str, dict[str, tuple[Any, ...]]]:
-        """As plain tuples: 200,000 orders pickle in 0.15 s against 0.63-0.73 s as slotted
-        dataclasses (and in 6.9 MB against 10.5)."""
-        buyers, orders = self.buyers, self.orders
+    def _as_tuples(self, buyer_keys: Any, order_keys: Any) -> dict[str, Any]:
+        """As columns (plain lists, one per field): 400,000 orders of one buyer each
+        pickle whole in ~0.2 s, against 0.9 s as one tuple per entry, and the whole is
+        written in the writer thread, a stall for every request waiting on it."""
+        buyers = [self.buyers[k] for k in buyer_keys]
+        orders = [self.orders[k] for k in order_keys]
         return {
-            "buyers": {
-                k: (b.first_ts, b.orders, b.refunds, b.returned, b.last_refund_ts, b.recent)
-                for k in buyer_keys
-                for b in (buyers[k],)
-            },
-            "orders": {
-                k: (o.ts, o.user, o.category, o.shipped) for k in order_keys for o in (orders[k],)
-            },
+            "buyer_columns": (
+                list(buyer_keys),
+                [b.first_ts for b in buyers],
+                [b.orders for b in buyers],
+                [b.refunds for b in buyers],
+                [b.returned for b in buyers],
+                [b.last_refund_ts for b in buyers],
+                [b.recent for b in buyers],
+            ),
+            "order_columns": (
+                list(order_keys),
+                [o.ts for o in orders],
+                [o.user for o in orders],
+                [o.category for o in orders],
+                [o.shipped for o in orders],
+            ),
         }
 
-    def apply(self, changes: dict[str, dict[str, tuple[Any, ...]]]) -> None:
-        for k, (first_ts, n, refunds, returned, last, recent) in changes["buyers"].items():
+    def apply(self, changes: dict[str, Any]) -> None:
+        if "buyer_columns" in changes:
+            buyer_rows: Any = zip(*changes["buyer_columns"], strict=True)
+            order_rows: Any = zip(*changes["order_columns"], strict=True)
+        else:  # a journal written before columns: one tuple per entry
+            buyer_rows = ((k, *v) for k, v in changes["buyers"].items())
+            order_rows = ((k, *v) for k, v in changes["orders"].items())
+        for k, first_ts, n, refunds, returned, last, recent in buyer_rows:
             self.buyers[k] = Buyer(first_ts, n, refunds, returned, last, list(recent))
-        for k, (ts, user, category, shipped) in changes["orders"].items():
+        for k, ts, user, category, shipped in order_rows:
             self.orders[k] = Order(ts, intern(user), intern(category), shipped)
 
     def add_order(self, order_id: str, user: str, ts: int, category: str) -> None:
