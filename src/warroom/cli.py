@@ -322,7 +322,7 @@ def serve(
     ingest_rate: Annotated[
         float, typer.Option(help="Ingest limit per token, records/s.")
     ] = 2_000_000.0,
-    tick: Annotated[float, typer.Option(help="Seconds between live frames.")] = 1.0,
+    tick: Annotated[float, typer.Option(help="Seconds between live frames.")] = 0.25,
     checkpoint_seconds: Annotated[
         float, typer.Option(help="Wall seconds between checkpoints.")
     ] = 2.0,
@@ -378,7 +378,7 @@ def serve(
 def bench_web(
     rates: Annotated[str, typer.Option(help="Ingest rates to try, records/s.")] = "100000,1000000",
     seconds: Annotated[float, typer.Option(help="Seconds of load per rate.")] = 15,
-    tick: Annotated[float, typer.Option(help="Stream tick of the server, seconds.")] = 1.0,
+    tick: Annotated[float, typer.Option(help="Stream tick of the server, seconds.")] = 0.25,
     clients: Annotated[int, typer.Option(help="SSE clients for the fan-out run.")] = 200,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8099,
     batch: Annotated[
@@ -392,7 +392,7 @@ def bench_web(
     for rate in (int(float(r)) for r in rates.split(",") if r):
         err.print_json(json.dumps(latency(rate, seconds, tick, port, batch, senders)))
     if clients:
-        err.print_json(json.dumps(fanout(clients, seconds, port)))
+        err.print_json(json.dumps(fanout(clients, seconds, port, tick)))
 
 
 token_app = typer.Typer(help="Bearer tokens of the API (only their hashes are stored).")

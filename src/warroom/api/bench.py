@@ -175,8 +175,8 @@ def latency(
     }
 
 
-def fanout(clients: int, seconds: float, port: int) -> dict[str, Any]:
-    server = Server(port, 1.0)
+def fanout(clients: int, seconds: float, port: int, tick: float) -> dict[str, Any]:
+    server = Server(port, tick)
     delays: list[float] = []
 
     async def one(client: httpx.AsyncClient, stop: float) -> None:
@@ -206,6 +206,7 @@ def fanout(clients: int, seconds: float, port: int) -> dict[str, Any]:
     arr = np.array(delays)
     return {
         "clients": clients,
+        "tick_s": tick,
         "frames": len(arr),
         "p50_s": float(np.percentile(arr, 50)),
         "p99_s": float(np.percentile(arr, 99)),

@@ -42,8 +42,10 @@ function exactBase(text) { // group digits of an exact decimal string without go
 
 const symbolOf = (code) => (code === "CNY" ? "¥ " : `${code} `);
 
-// The counter: `text` is exact, in `code`'s own units; it eases toward it within a tick
-// and always comes to rest on the exact string.
+// The counter: `text` is exact, in `code`'s own units; it eases toward it and always
+// comes to rest on the exact string. A figure arriving mid-way (frames come several
+// times a second) eases on from the value on screen, not from the last figure, which
+// was a visible jump forward.
 function setGmv(text, code) {
   const el = $("gmv");
   const same = el.dataset.currency === code;
@@ -51,17 +53,20 @@ function setGmv(text, code) {
   el.dataset.currency = code;
   const target = Number(text);
   const from = same ? state.shownGmv : target;
-  state.shownGmv = target;
   const done = symbolOf(code) + exactBase(text);
   const run = ++state.anim; // a newer figure (or currency) stops an older animation
-  if (from === target || document.hidden) { el.textContent = done; return; }
+  if (from === target || document.hidden) {
+    state.shownGmv = target;
+    el.textContent = done;
+    return;
+  }
   const digits = (text.split(".")[1] || "").length;
   const start = performance.now();
   const step = (now) => {
     if (run !== state.anim) return;
     const k = Math.min(1, (now - start) / 800);
-    const v = from + (target - from) * (1 - (1 - k) ** 3);
-    el.textContent = k < 1 ? symbolOf(code) + v.toLocaleString("en-US",
+    state.shownGmv = from + (target - from) * (1 - (1 - k) ** 3);
+    el.textContent = k < 1 ? symbolOf(code) + state.shownGmv.toLocaleString("en-US",
       { minimumFractionDigits: digits, maximumFractionDigits: digits }) : done;
     if (k < 1) requestAnimationFrame(step);
   };
