@@ -160,3 +160,45 @@ def test_alerts_and_refund_decisions_after_kill_9_equal_a_clean_runs(tmp_path: P
         assert clean.count(b"\n") >= 5, f"the day should produce {kind}"
         assert (tmp_path / f"crashed.{kind}").read_bytes() == clean, kind
     assert dump(Store.open(tmp_path / "crashed")) == dump(Store.open(tmp_path / "clean"))
+
+
+def test_a_failed_background_checkpoint_stops_the_run_and_a_resume_is_equal(
+    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` writes checkpoints in a writer thread: a commit that fails there must stop
+    the run with its error (not be lost), and the next run resumes from the last commit
+    that landed, with a result equal to a clean run's."""
+    from conftest import RATES_DOC
+    from warroom.runner import Runner, RunOptions
+
+    (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
+
+    def options(data: Path) -> RunOptions:
+        return RunOptions(
+            events=str(events_file),
+            data_dir=data,
+            rates=tmp_path / "rates.json",
+            batch_bytes=1 << 19,
+            checkpoint_seconds=0.0,  # a checkpoint after every batch
+        )
+
+    Runner(options(tmp_path / "clean")).run()
+    expected = dump(Store.open(tmp_path / "clean"))
+
+    commit, calls = Store.commit, []
+
+    def failing(store: Store, cp: object) -> None:
+        calls.append(cp)
+        if len(calls) == 4:
+            raise OSError("disk full")
+        commit(store, cp)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "commit", failing)
+    with pytest.raises(OSError, match="disk full"):
+        Runner(options(tmp_path / "failed")).run()
+    monkeypatch.setattr(Store, "commit", commit)
+    assert len(calls) == 4  # the run stopped at the failed one: nothing was built on it
+    resumed = Runner(options(tmp_path / "failed"))
+    assert resumed.resumed and resumed.line > 0
+    resumed.run()
+    assert dump(Store.open(tmp_path / "failed")) == expected
