@@ -202,3 +202,45 @@ def test_a_failed_background_checkpoint_stops_the_run_and_a_resume_is_equal(
     assert resumed.resumed and resumed.line > 0
     resumed.run()
     assert dump(Store.open(tmp_path / "failed")) == expected
+
+
+def test_a_failed_synchronous_checkpoint_is_written_by_the_next(
+    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's writer goes on after a group commit fails (its requests get the
+    error): what that commit held stays pending, and the next one writes it, so the
+    store ends equal to a clean run's."""
+    from conftest import RATES_DOC
+    from warroom.runner import Runner, RunOptions
+    from warroom.sources import files
+
+    (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
+
+    def options(data: Path) -> RunOptions:
+        return RunOptions(events=str(events_file), data_dir=data, rates=tmp_path / "rates.json")
+
+    Runner(options(tmp_path / "clean")).run()
+    expected = dump(Store.open(tmp_path / "clean"))
+
+    commit, calls = Store.commit, []
+
+    def flaky(store: Store, cp: object) -> None:
+        calls.append(cp)
+        if len(calls) in (2, 3):
+            raise OSError("database is locked")
+        commit(store, cp)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "commit", flaky)
+    runner = Runner(options(tmp_path / "server"))
+    failed = 0
+    for chunk in files.ndjson_chunks(str(events_file), batch_bytes=1 << 20):
+        assert chunk.data is not None
+        batch = runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
+        runner.feed_many([(batch, str(events_file))], (chunk.end_offset, chunk.end_line))
+        try:
+            runner.checkpoint(complete=False)
+        except OSError:
+            failed += 1
+    assert failed == 2
+    runner.run()  # at the end of the input: the flush and the last checkpoint
+    assert dump(Store.open(tmp_path / "server")) == expected

@@ -168,40 +168,53 @@ class Runner:
         """Commit the position, the engine state and what was produced since the last
         checkpoint, in one transaction. `background`: write it in the writer thread
         while the engine goes on (`run` does, with no participants); a checkpoint waits
-        for the one before it, so they land in order."""
+        for the one before it, so they land in order. A synchronous commit that fails
+        leaves what it held pending: the next checkpoint writes it (the server goes on)."""
         self.wait_for_writes()
-        p = self._pending
-        p.source, p.offset, p.line, p.complete = self.source, self.offset, self.line, complete
-        p.state = self.engine.state_blob()
-        p.participants = {n: part.checkpoint_state() for n, part in self.participants.items()}
-        p.new_runs = [
-            r for idx in (self.engine.seen, self.engine.orders) for r in idx.runs if not r.persisted
-        ]
-        p.dropped_runs = self.engine.seen.dropped + self.engine.orders.dropped
-        rollups = self.engine.rollups.values()
-        p.new_parts = [part for r in rollups for part in r.parts if not part.persisted]
-        p.dropped_parts = [i for r in rollups for i in r.dropped]
-        p.cells = {
-            period: [self.engine.label(pl.concat(frames))]
-            for period, frames in p.cells.items()
-            if frames
-        }
+        pending, engine = self._pending, self.engine
+        rollups = list(engine.rollups.values())
+        commit = Commit(
+            source=self.source,
+            offset=self.offset,
+            line=self.line,
+            complete=complete,
+            state=engine.state_blob(),
+            new_runs=[
+                r for idx in (engine.seen, engine.orders) for r in idx.runs if not r.persisted
+            ],
+            dropped_runs=engine.seen.dropped + engine.orders.dropped,
+            cells={
+                period: [engine.label(pl.concat(frames))]
+                for period, frames in pending.cells.items()
+                if frames
+            },
+            quarantined=pending.quarantined,
+            late=pending.late,
+            participants={n: part.checkpoint_state() for n, part in self.participants.items()},
+            new_parts=[part for r in rollups for part in r.parts if not part.persisted],
+            dropped_parts=[i for r in rollups for i in r.dropped],
+        )
+        closed_before = engine.closed_before
+        prune_before = engine.max_ts - self.opts.config.retention_1s_ms
+        if not background:
+            self._write(commit, closed_before, prune_before)
+            self._handed_over(rollups)
+            return
+        assert not self.participants, "participants confirm their commits in this thread"
+        # The runs and parts go to disk with this commit: the next must not write them.
+        for item in (*commit.new_runs, *commit.new_parts):
+            item.persisted = True
+        self._handed_over(rollups)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._writing = self._writer.submit(self._write, commit, closed_before, prune_before)
+
+    def _handed_over(self, rollups: list[Any]) -> None:
+        """What the last commit holds is no longer pending."""
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []
         self._pending = self._empty_commit()
-        closed_before = self.engine.closed_before
-        prune_before = self.engine.max_ts - self.opts.config.retention_1s_ms
-        if not background:
-            self._write(p, closed_before, prune_before)
-            return
-        assert not self.participants, "participants confirm their commits in this thread"
-        # The runs and parts go to disk with this commit: the next must not write them.
-        for item in (*p.new_runs, *p.new_parts):
-            item.persisted = True
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self._writing = self._writer.submit(self._write, p, closed_before, prune_before)
 
     def wait_for_writes(self) -> None:
         """The checkpoint being written in the background, landed (or its error raised)."""
