@@ -266,3 +266,21 @@ def test_a_frozen_dictionary_gives_unknown_values_code_zero() -> None:
     column = pl.Series(["failed", None, "retried", "succeeded", "a-status-longer-than-12"])
     assert frozen.encode(*native._string_view(column))[0].tolist() == [2, 0, 0, 1, 0]
     assert len(frozen) == 3
+
+
+@needs_core
+def test_string_views_that_do_not_fit_their_buffers_are_refused() -> None:
+    coder = native._engine_core.StrDict(["unknown"])
+    views, validity, data, offset, length = native._string_view(pl.Series(["a", None, "b"]))
+    with pytest.raises(ValueError, match="views buffer shorter"):
+        coder.encode(views, validity, data, offset, length + 1)
+    with pytest.raises(ValueError, match="validity bitmap shorter"):
+        coder.encode(views, b"", data, offset, length)
+    # a new value, then a long one whose data buffer is missing: the new value is undone
+    column = pl.Series(["new", "a value longer than twelve bytes"])
+    views, validity, _, offset, length = native._string_view(column)
+    with pytest.raises(ValueError, match="outside its data buffers"):
+        coder.encode(views, validity, [], offset, length)
+    assert len(coder) == 1
+    codes, added = coder.encode(*native._string_view(pl.Series(["other", "new"])))
+    assert codes.tolist() == [1, 2] and added == ["other", "new"]

@@ -44,6 +44,8 @@ class StrDict {
     py::buffer_info vi;
     if (!validity.is_none()) {
       vi = validity.cast<py::buffer>().request();
+      if ((offset + length + 7) / 8 > vi.size * vi.itemsize)
+        throw std::invalid_argument("validity bitmap shorter than offset + length rows");
       valid = static_cast<const uint8_t*>(vi.ptr);
     }
     std::vector<py::buffer_info> infos;
@@ -83,7 +85,12 @@ class StrDict {
         codes[i] = code(Key::of(bufs[buf].substr(off, len)));
       }
     }
-    if (bad) throw std::invalid_argument("a string view points outside its data buffers");
+    if (bad) {  // nothing of this column is kept: Python never saw the values added
+      values_.resize(before);
+      entries_.resize(before);
+      rehash(slots_.size());
+      throw std::invalid_argument("a string view points outside its data buffers");
+    }
     py::list added;
     for (size_t i = before; i < values_.size(); ++i) added.append(py::str(values_[i]));
     return py::make_tuple(out, added);
