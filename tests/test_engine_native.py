@@ -266,6 +266,8 @@ def test_a_frozen_dictionary_gives_unknown_values_code_zero() -> None:
     column = pl.Series(["failed", None, "retried", "succeeded", "a-status-longer-than-12"])
     assert frozen.encode(*native._string_view(column))[0].tolist() == [2, 0, 0, 1, 0]
     assert len(frozen) == 3
+    with pytest.raises(ValueError, match="a value given twice: failed"):
+        native._engine_core.StrDict(["", "failed", "failed"], frozen=True)
 
 
 @needs_core

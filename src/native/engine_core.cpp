@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "mix.hpp"
 #include "str_dict.hpp"
 
 namespace py = pybind11;
@@ -52,13 +53,7 @@ inline int64_t floor_div(int64_t a, int64_t b) {
 }
 inline int64_t window_of(int64_t ts) { return floor_div(ts, SECOND) * SECOND; }
 
-inline uint64_t mix(uint64_t x) {  // splitmix64's finaliser
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+using warroom::mix;
 
 // Open addressing, linear probing: key -> dense index (insertion order); the per-batch
 // maps of the aggregation (no deletes).
@@ -169,12 +164,8 @@ class Index {
   const int64_t* find(uint64_t key) const {
     if (key == 0) return has_zero_ ? zero_.data() : nullptr;
     const uint64_t h = mix(key);
-    const Shard& sh = shards_[h >> 56];
-    for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
-      const int64_t* slot = &sh.slots[s * stride_];
-      if (slot[0] == 0) return nullptr;
-      if (static_cast<uint64_t>(slot[0]) == key) return slot + 1;
-    }
+    const int64_t* slot = probe(shards_[h >> 56], key, h);
+    return slot[0] == 0 ? nullptr : slot + 1;
   }
   void put(uint64_t key, const int64_t* vals) {
     if (!store(key, vals)) return;
@@ -268,12 +259,21 @@ class Index {
   std::vector<int64_t> log_vals_;
   size_t since_evict_ = 0;
 
-  // an entry new to the shard
-  void place(Shard& sh, uint64_t key, const int64_t* vals) {
-    size_t s = sh.home(mix(key));
-    while (sh.slots[s * stride_] != 0) s = s + 1 == sh.cap ? 0 : s + 1;
-    sh.slots[s * stride_] = static_cast<int64_t>(key);
-    std::memcpy(&sh.slots[s * stride_ + 1], vals, width_ * sizeof(int64_t));
+  // The slot holding `key` (whose hash is `h`) in its shard, or the empty slot where it
+  // would go.
+  int64_t* probe(Shard& sh, uint64_t key, uint64_t h) const {
+    return const_cast<int64_t*>(probe(static_cast<const Shard&>(sh), key, h));
+  }
+  const int64_t* probe(const Shard& sh, uint64_t key, uint64_t h) const {
+    for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
+      const int64_t* slot = &sh.slots[s * stride_];
+      if (slot[0] == 0 || static_cast<uint64_t>(slot[0]) == key) return slot;
+    }
+  }
+  // `key` into its empty `slot`
+  void fill(Shard& sh, int64_t* slot, uint64_t key, const int64_t* vals) {
+    slot[0] = static_cast<int64_t>(key);
+    std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
     ++sh.count;
   }
   // The shard with `capacity` slots, keeping the entries whose expire value is at least
@@ -288,7 +288,8 @@ class Index {
       const int64_t* slot = &old[s * stride_];
       if (slot[0] == 0 || slot[1 + expire_] < bound) continue;
       oldest = std::min(oldest, slot[1 + expire_]);
-      place(sh, static_cast<uint64_t>(slot[0]), slot + 1);
+      const auto key = static_cast<uint64_t>(slot[0]);
+      fill(sh, probe(sh, key, mix(key)), key, slot + 1);
     }
     return oldest;
   }
@@ -303,20 +304,14 @@ class Index {
     const uint64_t h = mix(key);
     Shard& sh = shards_[h >> 56];
     if ((sh.count + 1) * 4 > sh.cap * 3) rebuild(sh, sh.cap * 3 / 2, INT64_MIN);
-    for (size_t s = sh.home(h);; s = s + 1 == sh.cap ? 0 : s + 1) {
-      int64_t* slot = &sh.slots[s * stride_];
-      if (slot[0] == 0) {
-        slot[0] = static_cast<int64_t>(key);
-        std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
-        ++sh.count;
-        return true;
-      }
-      if (static_cast<uint64_t>(slot[0]) == key) {
-        if (!keep_last_) return false;
-        std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
-        return true;
-      }
+    int64_t* slot = probe(sh, key, h);
+    if (slot[0] == 0) {
+      fill(sh, slot, key, vals);
+    } else {
+      if (!keep_last_) return false;
+      std::memcpy(slot + 1, vals, width_ * sizeof(int64_t));
     }
+    return true;
   }
 
   py::tuple sorted_run(const std::vector<uint64_t>& keys, const std::vector<int64_t>& vals) const {

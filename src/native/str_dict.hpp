@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mix.hpp"
+
 namespace warroom {
 
 namespace py = pybind11;
@@ -28,7 +30,11 @@ class StrDict {
   // `frozen`: values not in the dictionary get code 0 instead of being added.
   StrDict(const std::vector<std::string>& values, bool frozen) : frozen_(frozen) {
     rehash(values.size() * 2 + 16);
-    for (const auto& v : values) add(v);
+    for (const auto& v : values) {
+      const size_t before = values_.size();
+      code(Key::of(v), true);
+      if (values_.size() == before) throw std::invalid_argument("a value given twice: " + v);
+    }
   }
 
   size_t size() const { return values_.size(); }
@@ -72,7 +78,7 @@ class StrDict {
         int32_t len, buf, off;
         std::memcpy(&len, row, 4);
         if (len <= 12) {
-          codes[i] = code(Key::inlined(row, len));
+          codes[i] = code(Key::inlined(row, len), !frozen_);
           continue;
         }
         std::memcpy(&buf, row + 8, 4);
@@ -82,7 +88,7 @@ class StrDict {
           bad = true;
           break;
         }
-        codes[i] = code(Key::of(bufs[buf].substr(off, len)));
+        codes[i] = code(Key::of(bufs[buf].substr(off, len)), !frozen_);
       }
     }
     if (bad) {  // nothing of this column is kept: Python never saw the values added
@@ -101,7 +107,8 @@ class StrDict {
   // fits in 12 bytes: compared as two words. Longer values are hashed and compared whole.
   struct Key {
     uint64_t w0, w1, h;
-    std::string_view s;  // longer values only
+    std::string_view s;  // the value (inside the view's own bytes when it is inlined)
+    bool is_inline() const { return s.size() <= 12; }
     static uint64_t mask(int bytes) { return bytes >= 8 ? ~0ULL : (1ULL << (8 * bytes)) - 1; }
     static Key inlined(const uint8_t* row, int32_t len) {
       Key k{};
@@ -110,6 +117,7 @@ class StrDict {
       k.w0 &= mask(4 + len);  // the length, then up to 4 bytes
       k.w1 &= mask(len - 4 < 0 ? 0 : len - 4);
       k.h = mix(k.w0 * 0x9E3779B97F4A7C15ULL ^ k.w1);
+      k.s = std::string_view(reinterpret_cast<const char*>(row + 4), len);
       return k;
     }
     static Key of(std::string_view s) {
@@ -118,7 +126,9 @@ class StrDict {
         const auto len = static_cast<int32_t>(s.size());
         std::memcpy(row, &len, 4);
         std::memcpy(row + 4, s.data(), s.size());
-        return inlined(row, len);
+        Key k = inlined(row, len);
+        k.s = s;  // not the stack copy
+        return k;
       }
       Key k{};
       k.s = s;
@@ -134,15 +144,8 @@ class StrDict {
       k.h = mix(k.h ^ w);
       return k;
     }
-    static uint64_t mix(uint64_t x) {  // splitmix64's finaliser
-      x ^= x >> 30;
-      x *= 0xbf58476d1ce4e5b9ULL;
-      x ^= x >> 27;
-      x *= 0x94d049bb133111ebULL;
-      return x ^ (x >> 31);
-    }
   };
-  struct Entry {
+  struct Entry {  // a value's key words and hash, beside `values_`
     uint64_t w0, w1, h;
     bool inlined;
   };
@@ -153,52 +156,26 @@ class StrDict {
   std::vector<int32_t> slots_;  // -1: empty
   size_t mask_ = 0;
 
-  bool same(const Entry& e, const Key& k, int32_t c) const {
-    if (e.h != k.h) return false;
-    if (e.inlined) return k.s.data() == nullptr && e.w0 == k.w0 && e.w1 == k.w1;
-    return k.s.data() != nullptr && values_[c] == k.s;
+  bool same(int32_t c, const Key& k) const {
+    const Entry& e = entries_[c];
+    if (e.h != k.h || e.inlined != k.is_inline()) return false;
+    return e.inlined ? e.w0 == k.w0 && e.w1 == k.w1 : values_[c] == k.s;
   }
 
-  int32_t code(const Key& k) {
+  // The value's code; a value not there yet is added (`add`) or is 0.
+  int32_t code(const Key& k, bool add) {
     for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
       const int32_t c = slots_[at];
-      if (c < 0) return frozen_ ? 0 : insert(at, k);
-      if (same(entries_[c], k, c)) return c;
+      if (c < 0) return add ? insert(at, k) : 0;
+      if (same(c, k)) return c;
     }
   }
 
-  void add(const std::string& s) {
-    const Key k = Key::of(s);
-    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
-      const int32_t c = slots_[at];
-      if (c < 0) {
-        insert(at, k, s);
-        return;
-      }
-      if (same(entries_[c], k, c)) {  // a repeated value keeps its first code
-        values_.push_back(s);
-        entries_.push_back(entries_[c]);
-        return;
-      }
-    }
-  }
-
-  // `k` into empty slot `at` as the next code; `s`: the value when `k` is inlined.
-  int32_t insert(size_t at, const Key& k, std::string_view s = {}) {
+  // `k` into empty slot `at`, as the next code (rare: kept out of the lookup's loop).
+  __attribute__((noinline)) int32_t insert(size_t at, const Key& k) {
     const auto c = static_cast<int32_t>(values_.size());
-    if (k.s.data() != nullptr) {
-      values_.emplace_back(k.s);
-    } else if (s.data() != nullptr) {
-      values_.emplace_back(s);
-    } else {  // rebuilt from the view's bytes
-      int32_t len;
-      std::memcpy(&len, &k.w0, 4);
-      char bytes[16];
-      std::memcpy(bytes, &k.w0, 8);
-      std::memcpy(bytes + 8, &k.w1, 8);
-      values_.emplace_back(bytes + 4, len);
-    }
-    entries_.push_back({k.w0, k.w1, k.h, k.s.data() == nullptr});
+    values_.emplace_back(k.s);
+    entries_.push_back({k.w0, k.w1, k.h, k.is_inline()});
     slots_[at] = c;
     if (values_.size() * 2 > slots_.size()) rehash(slots_.size() * 2);
     return c;

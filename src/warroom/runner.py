@@ -198,19 +198,19 @@ class Runner:
         prune_before = engine.max_ts - self.opts.config.retention_1s_ms
         if not background:
             self._write(commit, closed_before, prune_before)
-            self._handed_over(rollups)
+            self._handed_over(commit, rollups)
             return
         assert not self.participants, "participants confirm their commits in this thread"
-        # The runs and parts go to disk with this commit: the next must not write them.
-        for item in (*commit.new_runs, *commit.new_parts):
-            item.persisted = True
-        self._handed_over(rollups)
+        self._handed_over(commit, rollups)  # before it lands: the engine reads on meanwhile
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._writing = self._writer.submit(self._write, commit, closed_before, prune_before)
 
-    def _handed_over(self, rollups: list[Any]) -> None:
-        """What the last commit holds is no longer pending."""
+    def _handed_over(self, commit: Commit, rollups: list[Any]) -> None:
+        """What `commit` holds is no longer pending: its runs and parts count as written
+        (the next commit must not write them, and one that replaces them deletes them)."""
+        for item in (*commit.new_runs, *commit.new_parts):
+            item.persisted = True
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []

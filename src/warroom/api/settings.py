@@ -13,8 +13,8 @@ class ServeSettings:
     port: int = 8011
     open_role: str | None = None  # role of requests without a token (the local demo: viewer)
     # One stream frame per client per tick. A quarter second: an event shows on the wall
-    # within ~0.6 s (p99 at 100,000 records/s offered) instead of ~1.3 s at 1 s, for a
-    # few % of the server's ingest (docs/benchmarks.md).
+    # within ~0.6 s (p99 at 100,000 records/s offered) instead of ~1.3 s at 1 s; the
+    # server's ingest rate moved within the noise (docs/benchmarks.md).
     tick_seconds: float = 0.25
     stale_after_seconds: float = 10.0  # no new figures for this long: the wall says so
     max_body_bytes: int = 16 << 20

@@ -508,7 +508,7 @@ class Decoder:
         changes = ok.filter(is_change)
         # columnar input: each row as a dict, all at once (a filter per row was quadratic)
         records = changes.to_dicts() if lines is None else []
-        raws = _raws(lines, changes)
+        raws = _raws(lines, changes, records)
         for i, (pos, raw) in enumerate(zip(changes["pos"].to_list(), raws, strict=True)):
             if lines is not None:
                 obj, reason = parse_line(raw)
@@ -577,16 +577,26 @@ def _conform(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(*cols, *extra)
 
 
-def _raws(lines: LazyLines | None, rows: pl.DataFrame) -> list[bytes]:
+_DERIVED = frozenset(("pos", "ts_ms", "value_minor", "value_base"))  # not in the input
+
+
+def _raws(
+    lines: LazyLines | None, rows: pl.DataFrame, records: list[dict[str, Any]] | None = None
+) -> list[bytes]:
     """The raw bytes of each row of `rows` (which holds `_row`): its input line, or, for
-    columnar input, which has no bytes, the row as canonical JSON."""
+    columnar input, which has no bytes, the row as canonical JSON (from `records`, the
+    rows as dicts, when the caller has them)."""
     if lines is not None:
         return [lines[row] for row in rows["_row"].to_list()]
     import json
 
-    internal = ("pos", "ts_ms", "value_minor", "value_base")
-    kept = [c for c in rows.columns if not c.startswith("_") and c not in internal]
-    return [json.dumps(_present(rec), default=str).encode() for rec in rows.select(kept).to_dicts()]
+    return [
+        json.dumps(
+            _present({k: v for k, v in rec.items() if k[0] != "_" and k not in _DERIVED}),
+            default=str,
+        ).encode()
+        for rec in (records if records is not None else rows.to_dicts())
+    ]
 
 
 def _present(record: dict[str, Any]) -> dict[str, Any]:

@@ -225,10 +225,6 @@ class Store:
                     state=cp.state,
                 )
             )
-        for run in cp.new_runs:
-            run.persisted = True
-        for part in cp.new_parts:
-            part.persisted = True
 
     # -- reads ------------------------------------------------------------------
     def cells(self, period_ms: int, t0: int | None = None, t1: int | None = None) -> pl.DataFrame:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from sys import intern
 from typing import Any
 
@@ -47,38 +48,22 @@ class BuyerBook:
     def changes(self) -> dict[str, Any]:
         """The buyers and orders changed since the last call, in first-change order (new
         keys in the order they were added, so applying them keeps the dicts' order)."""
-        out = self._as_tuples(self._changed_buyers, self._changed_orders)
+        out = self._as_columns(self._changed_buyers, self._changed_orders)
         self._changed_buyers, self._changed_orders = {}, {}
         return out
 
     def everything(self) -> dict[str, Any]:
         """Every buyer and order, in the form of `changes()`: applied to an empty book,
         it gives this book back."""
-        return self._as_tuples(self.buyers, self.orders)
+        return self._as_columns(self.buyers, self.orders)
 
-    def _as_tuples(self, buyer_keys: Any, order_keys: Any) -> dict[str, Any]:
-        """As columns (plain lists, one per field): 400,000 orders of one buyer each
-        pickle whole in ~0.2 s, against 0.9 s as one tuple per entry, and the whole is
-        written in the writer thread, a stall for every request waiting on it."""
-        buyers = [self.buyers[k] for k in buyer_keys]
-        orders = [self.orders[k] for k in order_keys]
+    def _as_columns(self, buyer_keys: Any, order_keys: Any) -> dict[str, Any]:
+        """As columns, one plain list per field: the whole state of 400,000 orders is
+        built and pickled in 0.22-0.35 s, against 0.9 s as one tuple per entry, and the
+        whole is written in the server's writer thread, a stall for every request."""
         return {
-            "buyer_columns": (
-                list(buyer_keys),
-                [b.first_ts for b in buyers],
-                [b.orders for b in buyers],
-                [b.refunds for b in buyers],
-                [b.returned for b in buyers],
-                [b.last_refund_ts for b in buyers],
-                [b.recent for b in buyers],
-            ),
-            "order_columns": (
-                list(order_keys),
-                [o.ts for o in orders],
-                [o.user for o in orders],
-                [o.category for o in orders],
-                [o.shipped for o in orders],
-            ),
+            "buyer_columns": _columns(buyer_keys, self.buyers, _BUYER_FIELDS),
+            "order_columns": _columns(order_keys, self.orders, _ORDER_FIELDS),
         }
 
     def apply(self, changes: dict[str, Any]) -> None:
@@ -116,3 +101,13 @@ class BuyerBook:
         if len(b.recent) > VELOCITY_KEPT:
             del b.recent[0]
         b.last_refund_ts = ts if b.last_refund_ts is None else max(b.last_refund_ts, ts)
+
+
+_BUYER_FIELDS = tuple(f.name for f in fields(Buyer))  # the constructors' order
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
+
+
+def _columns(keys: Any, by_key: dict[str, Any], names: tuple[str, ...]) -> tuple[list, ...]:
+    """The keys, then each field of their entries, as lists."""
+    entries = [by_key[k] for k in keys]
+    return (list(keys), *(list(map(attrgetter(n), entries)) for n in names))
