@@ -7,6 +7,7 @@ decoder and the engine, then `StepResult.records` into `SqlOrderSource.feed`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from warroom.command.actions.shipping import held_orders, observe, record_shipme
 from warroom.command.actions.switches import get_switch
 from warroom.command.clock import FakeClock
 from warroom.command.errors import InvalidTransition
+from warroom.command.order_index import BackgroundOrderIndex
 from warroom.command.orders import Scope, SqlOrderSource
 from warroom.command.tables import create
 from warroom.contract.decode import Decoder
@@ -68,26 +70,31 @@ def feed(source: SqlOrderSource, engine: Engine, decoder: Decoder, events: list[
     buf = b"".join(json.dumps(e).encode() + b"\n" for e in events)
     step = engine.process(decoder.decode_ndjson(buf, 1))
     source.feed(step.records)
+    if isinstance(source, BackgroundOrderIndex):
+        source.wait()  # as the server's checkpoint does before the step counts
     return step.records
 
 
-@pytest.fixture
-def world(tmp_path: Path, rates: RatesTable) -> dict[str, Any]:
+@pytest.fixture(params=[SqlOrderSource, BackgroundOrderIndex])
+def world(tmp_path: Path, rates: RatesTable, request: pytest.FixtureRequest) -> Iterator[dict]:
+    """Each action test runs on the inline index (`warroom run`) and the server's."""
     store = Store.open(tmp_path)
     create(store.engine)
-    source, eng, dec = SqlOrderSource(store.engine), Engine(), Decoder(rates)
+    source, eng, dec = request.param(store.engine), Engine(), Decoder(rates)
     events = [order(i) for i in range(60)]
     shipped = {"o-0", "o-3", "o-4"}  # orders shipped before any hold
     events += [shipment(o, T0 + 7_000 + n, n) for n, o in enumerate(sorted(shipped))]
     feed(source, eng, dec, events)
     ctx = ActionContext(store.engine, FakeClock(T0 + 10_000), source)
-    return {
+    yield {
         "ctx": ctx,
         "events": events,
         "shipped": shipped,
         "feed": lambda ev: feed(source, eng, dec, ev),
         "engine": store.engine,
     }
+    if isinstance(source, BackgroundOrderIndex):
+        source.close()
 
 
 def brute_unshipped(events: list[dict], **want: list[str]) -> list[str]:

@@ -112,6 +112,7 @@ class AppContext:
         await self.live_command.stop()
         await self.stream.stop()
         self.pipeline.stop()
+        self.live_command.index.close()  # after the writer's last checkpoint
         if self.watch is not None:
             self.watch.stop()  # after the writer: it judges the last steps queued
         if self.catalog is not None:

@@ -20,6 +20,7 @@ from warroom.command.clock import StreamClock
 from warroom.command.delivery import EndpointBook, HttpSender, endpoints_file
 from warroom.command.feedhub import FeedHub
 from warroom.command.flows import attach
+from warroom.command.order_index import BackgroundOrderIndex
 from warroom.command.service import Command
 from warroom.command.ticker import CommandLoops
 
@@ -36,7 +37,10 @@ class LiveCommand:
         clock: StreamClock | None = None,  # tests: one on a FakeClock
     ) -> None:
         self.clock = clock or clockstate.resume(engine, event_ms=event_ms)
-        self.command = Command.open(engine=engine, clock=self.clock)
+        # the writer hands order lines over; a checkpoint waits until they are written
+        self.index = BackgroundOrderIndex(engine)
+        runner.before_checkpoint.append(self.index.wait)
+        self.command = Command.open(engine=engine, clock=self.clock, orders=self.index)
         attach(runner, self.command, timers=False)
         self.feed = FeedHub(self.command.broadcast, closing=closing)
         self.endpoints = EndpointBook(endpoints_file(data_dir))

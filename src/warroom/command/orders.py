@@ -49,25 +49,15 @@ class SqlOrderSource:
 
     def feed(self, records: pl.DataFrame | None) -> int:
         """Index a batch's order lines and shipments (idempotent by record id)."""
-        if records is None or records.height == 0:
-            return 0
-        lines = records.filter(pl.col("kind") == KIND_ORDER).select(
-            pl.col("id").alias("record_id"),
-            "order_id",
-            "merchant_id",
-            "sku_id",
-            "region",
-            "campaign",
-            "ts",
-        )
-        ships = records.filter(pl.col("kind") == KIND_SHIPMENT).select(
-            pl.col("id").alias("record_id"), "order_id", "status", "ts"
-        )
+        lines, ships = split(records)
+        self._write(lines, ships)
+        return lines.height + ships.height
+
+    def _write(self, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         with self.engine.begin() as c:
             for table, frame in ((order_lines_t, lines), (shipments_t, ships)):
                 if frame.height:
                     _insert_new(c, table, frame)
-        return lines.height + ships.height
 
     def _where(self, scope: Scope) -> list[sa.ColumnElement[bool]]:
         t = order_lines_t.c
@@ -104,15 +94,36 @@ class SqlOrderSource:
         return sorted(found)
 
 
+def split(records: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A batch's order lines and shipments, as the index's rows."""
+    if records is None or records.height == 0:
+        return pl.DataFrame(), pl.DataFrame()
+    lines = records.filter(pl.col("kind") == KIND_ORDER).select(
+        pl.col("id").alias("record_id"),
+        "order_id",
+        "merchant_id",
+        "sku_id",
+        "region",
+        "campaign",
+        "ts",
+    )
+    ships = records.filter(pl.col("kind") == KIND_SHIPMENT).select(
+        pl.col("id").alias("record_id"), "order_id", "status", "ts"
+    )
+    return lines, ships
+
+
 def _insert_new(c: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Insert rows whose record id is not there yet. On SQLite the driver's executemany
-    takes plain tuples: SQLAlchemy's per-row parameter handling cost ~10 us a row, more
-    than the engine spends on the record."""
+    """Insert rows whose record id is not there yet. On SQLite the rows go in as one
+    JSON text that SQLite itself takes apart (`json_each`): one statement, so the
+    driver releases the GIL once for the batch. Its executemany released and retook
+    the GIL for every row, and binding each row's values from Python tuples held it
+    (together ~3.9 us a row against ~4.7 here, but all of this runs without the GIL)."""
     if c.dialect.name == "sqlite":
         cols = ", ".join(frame.columns)
-        marks = ", ".join("?" * frame.width)
-        sql = f"INSERT OR IGNORE INTO {table.name} ({cols}) VALUES ({marks})"
-        c.exec_driver_sql(sql, frame.rows())
+        fields = ", ".join(f"value->>'{name}'" for name in frame.columns)
+        sql = f"INSERT OR IGNORE INTO {table.name} ({cols}) SELECT {fields} FROM json_each(?)"
+        c.exec_driver_sql(sql, (frame.write_json(),))
         return
     stmt = sa.insert(table)
     if c.dialect.name == "postgresql":

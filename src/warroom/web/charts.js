@@ -15,6 +15,16 @@ function chart(id) {
 
 export function resizeAll() { Object.values(charts).forEach((c) => c.resize()); }
 
+// Frames come four times a second, most with the same slices and series as the last:
+// an unchanged chart is not set again (a map redrawn at every frame kept Chromium busy
+// with a third of a core the server needed). `key` says what the option shows.
+const shown = {};
+function update(id, option, key = JSON.stringify(option)) {
+  if (shown[id] === key) return;
+  shown[id] = key;
+  chart(id).setOption(option);
+}
+
 const clock = (t) => new Date(t + 8 * 3600e3).toISOString().slice(11, 19);
 const baseAxis = {
   axisLine: { lineStyle: { color: GRID } }, axisLabel: { color: MUTED, fontSize: 13 },
@@ -70,8 +80,8 @@ export function drawSeries(points) {
   const orders = points.map((p) => [p.t, p.orders]);
   const ok = points.map((p) => [p.t, p.pay_successes]);
   const failed = points.map((p) => [p.t, p.pay_attempts - p.pay_successes]);
-  chart("chart-orders").setOption({ series: [{ data: orders }] });
-  chart("chart-payments").setOption({ series: [{ data: ok }, { data: failed }] });
+  update("chart-orders", { series: [{ data: orders }] });
+  update("chart-payments", { series: [{ data: ok }, { data: failed }] });
 }
 
 export function drawDims(dims, money) {
@@ -83,23 +93,25 @@ export function drawDims(dims, money) {
     return { data, max };
   };
   const cn = shade(dims.region, PROVINCES);
-  chart("map-china").setOption({ visualMap: { max: cn.max }, series: [{ data: cn.data }] });
+  update("map-china", { visualMap: { max: cn.max }, series: [{ data: cn.data }] });
   // a country's tooltip lists its regions (US-CA, US-NY…) with their GMV
   const regionsOf = (country) => dims.region.filter((r) => r.key.startsWith(`${country}-`))
     .map((r) => `<br>${r.key} ${REGIONS[r.key] || ""}: ${money(r.gmv)}`).join("");
   const world = shade(dims.country.filter((r) => r.key !== "CN"), COUNTRIES, regionsOf);
-  chart("map-world").setOption({ visualMap: { max: world.max }, series: [{ data: world.data }] });
+  update("map-world", { visualMap: { max: world.max }, series: [{ data: world.data }] });
   const cats = byGmv(dims.category).slice(0, 8);
-  chart("top-category").setOption({
+  const catLabels = cats.map((r) => money(r.gmv, true));
+  const catOption = {
     yAxis: { data: cats.map((r) => r.key) },
     series: [{ data: cats.map((r, i) => ({ value: Number(r.gmv), itemStyle: { color: COLORS[i % 8] } })),
-      label: { formatter: (p) => money(cats[p.dataIndex].gmv, true) } }],
-  });
-  chart("top-channel").setOption({
+      label: { formatter: (p) => catLabels[p.dataIndex] } }],
+  };
+  update("top-category", catOption, JSON.stringify([catOption, catLabels]));
+  update("top-channel", {
     series: [{ data: byGmv(dims.channel).map((r) => ({ name: r.key, value: Number(r.gmv) })) }],
   });
   const methods = byGmv(dims.method).filter((r) => r.payments > 0).slice(0, 8);
-  chart("top-method").setOption({
+  update("top-method", {
     yAxis: { data: methods.map((r) => r.key) },
     series: [{
       data: methods.map((r) => ({ value: r.payment_success_rate * 100,

@@ -1,0 +1,116 @@
+"""The server's order index, written by a thread of its own.
+
+Indexing a step's order lines is SQLite work (B-tree inserts of random text keys, a
+few microseconds a row) that the one writer thread did inline, while every ingest
+request waited for that writer. Here the writer hands the rows over and goes on; the
+index thread inserts them in one statement per step, without the GIL.
+
+Two promises keep it as safe as inline indexing:
+- A checkpoint waits for every row handed over before it (`wait`, which the runner
+  calls before it builds a checkpoint): a record the store counts is in the index,
+  so a resume after `kill -9` re-feeds only records past the checkpoint, and the
+  inserts are idempotent by record id.
+- A query waits for the rows handed over before it, so a step that saw an order
+  reads it back (a hold placed just after the order arrived finds it).
+A failed insert stays queued and is retried; until it succeeds, `wait` raises its
+error, so checkpoints fail (nothing is acknowledged) instead of going on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+import polars as pl
+import sqlalchemy as sa
+
+from warroom.command.orders import Scope, SqlOrderSource, split
+
+log = logging.getLogger("warroom.command.orders")
+MAX_QUEUED = 64  # steps handed over and not yet written: past it, `feed` waits (bounded memory)
+
+
+class BackgroundOrderIndex(SqlOrderSource):
+    def __init__(self, engine: sa.Engine, retry_seconds: float = 0.5) -> None:
+        super().__init__(engine)
+        self.retry_seconds = retry_seconds
+        self._queue: deque[tuple[pl.DataFrame, pl.DataFrame]] = deque()
+        self._fed = 0  # steps handed over
+        self._written = 0  # steps written
+        self._error: BaseException | None = None
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="warroom-order-index", daemon=True)
+        self._thread.start()
+
+    def feed(self, records: pl.DataFrame | None) -> int:
+        lines, ships = split(records)
+        if lines.height + ships.height == 0:
+            return 0
+        if self._closed:  # after the server's last checkpoint: nobody waits any more
+            self._write(lines, ships)
+            return lines.height + ships.height
+        with self._cond:
+            while len(self._queue) >= MAX_QUEUED and self._error is None and not self._closed:
+                self._cond.wait(0.5)
+            self._queue.append((lines, ships))
+            self._fed += 1
+            self._cond.notify_all()
+        return lines.height + ships.height
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Return once every step handed over before this call is written; raise the
+        insert's error while one is failing, TimeoutError if it takes longer."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            target = self._fed
+            while self._written < target:
+                if self._error is not None:
+                    raise RuntimeError(f"the order index cannot be written: {self._error}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("the order index fell behind by more than a minute")
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        """Write what is queued (for up to a minute), then stop the thread."""
+        try:
+            self.wait()
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            self._thread.join(timeout=5)
+
+    def orders_in(self, scope: Scope, *, unshipped: bool = False) -> list[str]:
+        self.wait()
+        return super().orders_in(scope, unshipped=unshipped)
+
+    def merchants_in(self, scope: Scope) -> list[str]:
+        self.wait()
+        return super().merchants_in(scope)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                lines, ships = self._queue[0]  # popped only once written
+            try:
+                self._write(lines, ships)
+            except Exception as exc:  # e.g. a full disk: keep the rows, try again
+                log.exception("writing the order index failed; retrying")
+                with self._cond:
+                    self._error = exc
+                    self._cond.notify_all()
+                time.sleep(self.retry_seconds)
+                continue
+            with self._cond:
+                self._queue.popleft()
+                self._written += 1
+                self._error = None
+                self._cond.notify_all()

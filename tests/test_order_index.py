@@ -1,0 +1,192 @@
+"""The server's order index thread: what it promises the checkpoint and the queries."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from eventgen import stream
+from warroom.command.order_index import BackgroundOrderIndex
+from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope
+from warroom.command.tables import create, order_lines_t
+from warroom.store.db import Store
+
+
+def records(first: int, n: int, *, shipped: int = 0) -> pl.DataFrame:
+    """`n` order lines (ids first..first+n-1) and shipments of the first `shipped`."""
+    ids = range(first, first + n)
+    lines = pl.DataFrame(
+        {
+            "kind": [KIND_ORDER] * n,
+            "id": [f"ol-{i}" for i in ids],
+            "order_id": [f"o-{i}" for i in ids],
+            "merchant_id": [f"m-{i % 3}" for i in ids],
+            "sku_id": ['s-ü "quoted"'] * n,  # JSON escapes survive the trip through SQLite
+            "region": ["CN-ZJ"] * n,
+            "campaign": [None] * n,
+            "ts": [1_000 + i for i in ids],
+            "status": [None] * n,
+        },
+        schema_overrides={"kind": pl.Int8, "campaign": pl.String, "status": pl.String},
+    )
+    ships = lines.head(shipped).with_columns(
+        kind=pl.lit(KIND_SHIPMENT, pl.Int8),
+        id=pl.lit("sh-") + pl.col("order_id"),
+        status=pl.lit("shipped"),
+    )
+    return pl.concat([lines, ships])
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    store = Store.open(tmp_path)
+    create(store.engine)
+    idx = BackgroundOrderIndex(store.engine, retry_seconds=0.01)
+    yield idx
+    idx.close()
+
+
+def count(index: BackgroundOrderIndex) -> int:
+    with index.engine.connect() as c:
+        return int(c.execute(sa.select(sa.func.count()).select_from(order_lines_t)).scalar())
+
+
+def test_queries_see_what_was_fed_and_values_are_exact(index: BackgroundOrderIndex) -> None:
+    assert index.feed(records(0, 500, shipped=10)) == 510
+    scope = Scope(merchants=("m-1",))
+    want = sorted(f"o-{i}" for i in range(500) if i % 3 == 1)
+    assert index.orders_in(scope) == want  # no wait needed by the caller
+    assert index.orders_in(scope, unshipped=True) == [o for o in want if int(o[2:]) >= 10]
+    with index.engine.connect() as c:
+        row = c.execute(sa.select(order_lines_t).where(order_lines_t.c.record_id == "ol-7")).one()
+    assert row._asdict() == {
+        "record_id": "ol-7",
+        "order_id": "o-7",
+        "merchant_id": "m-1",
+        "sku_id": 's-ü "quoted"',
+        "region": "CN-ZJ",
+        "campaign": None,
+        "ts": 1_007,
+    }
+
+
+def test_feeding_twice_is_idempotent(index: BackgroundOrderIndex) -> None:
+    index.feed(records(0, 100))
+    index.feed(records(50, 100))  # a resumed run re-feeds what followed its checkpoint
+    index.wait()
+    assert count(index) == 150
+
+
+def test_wait_returns_only_once_the_rows_are_written(
+    index: BackgroundOrderIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    write = index._write
+
+    def slow(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+        release.wait(5)
+        write(lines, ships)
+
+    monkeypatch.setattr(index, "_write", slow)
+    index.feed(records(0, 50))
+    waiter = threading.Thread(target=index.wait)
+    waiter.start()
+    time.sleep(0.2)
+    assert waiter.is_alive() and count(index) == 0  # the checkpoint is held back
+    release.set()
+    waiter.join(5)
+    assert not waiter.is_alive() and count(index) == 50
+
+
+def test_a_failing_write_fails_waits_keeps_the_rows_and_recovers(
+    index: BackgroundOrderIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = 3
+    write = index._write
+
+    def flaky(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
+        write(lines, ships)
+
+    monkeypatch.setattr(index, "_write", flaky)
+    index.feed(records(0, 40))
+    with pytest.raises(RuntimeError, match=r"order index cannot be written: .*disk is full"):
+        index.wait()  # a checkpoint now fails: nothing is acknowledged
+    deadline = time.monotonic() + 5
+    while True:  # a later checkpoint succeeds once a retry has written the rows
+        try:
+            index.wait()
+            break
+        except RuntimeError:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert failures == 0 and count(index) == 40
+
+
+def test_feed_after_close_writes_at_once(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    create(store.engine)
+    idx = BackgroundOrderIndex(store.engine)
+    idx.feed(records(0, 10))
+    idx.close()
+    idx.feed(records(10, 10))
+    assert count(idx) == 20
+
+
+def test_a_server_checkpoint_waits_for_the_index_and_fails_while_it_cannot_write(
+    rates_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wired as `warroom serve` wires it: a checkpoint commits only records whose order
+    lines are in the index; while the index cannot write, checkpoints fail."""
+    from warroom.command.clock import FakeClock
+    from warroom.command.flows import attach
+    from warroom.command.service import Command
+    from warroom.runner import Runner, RunOptions
+    from warroom.sources import files
+
+    events_file = tmp_path / "events.ndjson"
+    events_file.write_bytes(b"\n".join(e.line() for e in stream(random.Random(5), 300)) + b"\n")
+    runner = Runner(RunOptions(events=str(events_file), data_dir=tmp_path / "d", rates=rates_file))
+    index = BackgroundOrderIndex(runner.store.engine, retry_seconds=0.01)
+    runner.before_checkpoint.append(index.wait)
+    attach(runner, Command.open(engine=runner.store.engine, clock=FakeClock(0), orders=index))
+    broken = True
+    write = index._write
+
+    def until_fixed(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+        if broken:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+        write(lines, ships)
+
+    monkeypatch.setattr(index, "_write", until_fixed)
+    chunk = next(iter(files.ndjson_chunks(str(events_file), batch_bytes=1 << 20)))
+    assert chunk.data is not None
+    batch = runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
+    step_records = runner.feed_many([(batch, str(events_file))], (chunk.end_offset, chunk.end_line))
+    assert sum(o.accepted for o in step_records) > 0
+    with pytest.raises(RuntimeError, match="disk I/O error"):
+        runner.checkpoint(complete=False)
+    assert runner.store.load_checkpoint() is None  # nothing counted without its orders
+    broken = False
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            runner.checkpoint(complete=False)
+            break
+        except RuntimeError:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    cp = runner.store.load_checkpoint()
+    assert cp is not None and cp.offset == chunk.end_offset
+    orders = batch.frame.filter(pl.col("kind") == KIND_ORDER)["id"].n_unique()
+    assert orders > 0 and count(index) == orders
+    index.close()
