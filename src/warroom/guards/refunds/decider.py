@@ -6,6 +6,7 @@ the decisions do not depend on how the stream is cut into batches.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from decimal import Decimal
 from time import perf_counter_ns
@@ -29,6 +30,20 @@ COLUMNS = (
     "category",
     "status",
     "refund_id",
+    "reason",
+    "return_shipped",
+    "device_id",
+    "address_id",
+    "value_base",
+)
+# a refund's fields, in `RefundFacts`' order
+FACTS = (
+    "refund_id",
+    "id",
+    "ts",
+    "user_id",
+    "order_id",
+    "merchant_id",
     "reason",
     "return_shipped",
     "device_id",
@@ -80,45 +95,51 @@ class RefundGuard:
         self.timings: list[int] | None = None  # ns per decision, when a benchmark asks
 
     def process(self, records: pl.DataFrame | None) -> list[Decision]:
-        """Fold a batch of decoded records in; the decisions of its refunds, in order."""
+        """Fold a batch of decoded records in; the decisions of its refunds, in order.
+        Orders and shipments between two refunds are taken in as one stretch
+        (`BuyerBook.fold`); each refund is decided on the book as it stands at it."""
         if records is None or records.height == 0:
             return []
         rows = records.select(COLUMNS).filter(
             pl.col("kind").is_in([KIND_ORDER, KIND_REFUND, KIND_SHIPMENT])
         )
-        out: list[Decision] = []
+        kind = rows["kind"]
+        where = {k: (kind == k).arg_true().to_list() for k in (KIND_ORDER, KIND_SHIPMENT)}
+        refunds = (kind == KIND_REFUND).arg_true().to_list()
+        # every record's fields the book reads; a refund's own fields for refunds only
+        folded = [rows[c].to_list() for c in ("ts", "order_id", "user_id", "category", "status")]
+        users = folded[2]
+        linked = rows["device_id"].null_count() + rows["address_id"].null_count() < 2 * len(kind)
+        devices = rows["device_id"].to_list() if linked else None
+        addresses = rows["address_id"].to_list() if linked else None
+        refund_rows = rows[refunds].select(FACTS).iter_rows()
         book, graph = self.book, self.graph
-        for (
-            kind,
-            ts,
-            eid,
-            oid,
-            user,
-            merchant,
-            cat,
-            status,
-            rid,
-            reason,
-            ret,
-            dev,
-            addr,
-            val,
-        ) in zip(*(rows[c].to_list() for c in COLUMNS), strict=True):  # iter_rows: 1.7x slower
-            if kind == KIND_ORDER:
-                book.add_order(oid, user, ts, cat or "")
-                graph.add(user, dev, addr)
-            elif kind == KIND_SHIPMENT:
-                book.add_shipment(oid, status)
+        out: list[Decision] = []
+        done = {KIND_ORDER: 0, KIND_SHIPMENT: 0}  # how far each position list is taken
+
+        def upto(k: int, end: int) -> list[int]:
+            at = where[k]
+            i = bisect_left(at, end, done[k])
+            taken, done[k] = at[done[k] : i], i
+            return taken
+
+        for end in [*refunds, rows.height]:
+            orders = upto(KIND_ORDER, end)
+            book.fold(folded, orders, upto(KIND_SHIPMENT, end))
+            if devices is not None and addresses is not None:
+                for p in orders:  # the accounts' shared devices and addresses
+                    if devices[p] is not None or addresses[p] is not None:
+                        graph.add(users[p], devices[p], addresses[p])
+            if end == rows.height:
+                break
+            *fields, value = next(refund_rows)
+            facts = RefundFacts(*fields, value or 0)
+            if self.timings is None:
+                out.append(self.decide(facts))
             else:
-                facts = RefundFacts(
-                    rid, eid, ts, user, oid, merchant, reason, ret, dev, addr, val or 0
-                )
-                if self.timings is None:
-                    out.append(self.decide(facts))
-                else:
-                    t0 = perf_counter_ns()
-                    out.append(self.decide(facts))
-                    self.timings.append(perf_counter_ns() - t0)
+                t0 = perf_counter_ns()
+                out.append(self.decide(facts))
+                self.timings.append(perf_counter_ns() - t0)
         return out
 
     def changes(self) -> dict[str, Any]:

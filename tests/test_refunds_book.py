@@ -1,0 +1,116 @@
+"""The guard's book takes orders and shipments a stretch at a time; it must equal a book
+that took them one record at a time, in input order, whatever the stream and its cuts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from test_refunds_decider import T0, decode, order, refund, shipment
+from warroom.guards.refunds.decider import RefundGuard
+from warroom.guards.refunds.policy import load_policy
+from warroom.guards.refunds.state import SHIPPED, Buyer, Order
+
+
+@dataclass
+class Reference:
+    """The book as it was written before stretches: one record at a time."""
+
+    buyers: dict[str, Buyer] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+
+    def take(self, r: dict[str, Any]) -> None:
+        if r["type"] == "order" and r["order_id"] not in self.orders:
+            self.orders[r["order_id"]] = Order(r["ts"], r["user_id"], r["category"])
+            self._buyer(r["user_id"], r["ts"]).orders += 1
+        elif r["type"] == "shipment":
+            o = self.orders.get(r["order_id"])
+            if o is not None and r["status"] in SHIPPED:
+                o.shipped = True
+        elif r["type"] == "refund":
+            b = self._buyer(r["user_id"], r["ts"])
+            b.refunds += 1
+            b.returned += r["return_shipped"] is True
+            b.recent.append(r["ts"])
+            b.last_refund_ts = max(b.last_refund_ts or r["ts"], r["ts"])
+
+    def _buyer(self, user: str, ts: int) -> Buyer:
+        if user not in self.buyers:
+            self.buyers[user] = Buyer(first_ts=ts)
+        return self.buyers[user]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Orders of a few buyers with repeated lines, shipments before and after their
+    order (and of unknown orders), and refunds among them."""
+    out: list[dict[str, Any]] = []
+    for i in range(draw(st.integers(1, 60))):
+        n = draw(st.integers(0, 12))  # order numbers repeat: further lines, shipments
+        user = f"u-{draw(st.integers(0, 5))}"
+        ts = T0 + i * 1000
+        kind = draw(st.sampled_from(["order", "order", "order", "shipment", "refund"]))
+        if kind == "order":
+            r = order(n, ts, user, f"d-{draw(st.integers(0, 3))}", f"a-{n % 4}")
+            r["id"] = f"e-o-{i}"  # a further line of order n, not a duplicate record
+        elif kind == "shipment":
+            r = shipment(n, ts)
+            r["id"] = f"e-s-{i}"
+            r["status"] = draw(st.sampled_from(["shipped", "delivered", "returned"]))
+        else:
+            reason = draw(st.sampled_from(["wrong_size", "not_received", "damaged"]))
+            r = refund(n, ts, user, "d-9", "a-9", reason, draw(st.booleans()))
+            r["id"] = f"e-r-{i}"
+        out.append(r)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(streams(), st.lists(st.integers(1, 20), min_size=1, max_size=8))
+def test_stretches_equal_one_record_at_a_time(records: list[dict], cuts: list[int]) -> None:
+    reference = Reference()
+    for r in records:
+        reference.take(r)
+    frame = decode([dict(r) for r in records])
+    whole, cut = RefundGuard(load_policy()), RefundGuard(load_policy())
+    single = RefundGuard(load_policy())
+    decided = [d.output() for d in whole.process(frame)]
+    start, parts = 0, []
+    for size in cuts * (frame.height // sum(cuts) + 1):
+        parts += [d.output() for d in cut.process(frame.slice(start, size))]
+        start += size
+    one = [d.output() for i in range(frame.height) for d in single.process(frame.slice(i, 1))]
+    assert decided == parts == one
+    for guard in (whole, cut, single):
+        assert dict(guard.book.orders.items()) == reference.orders
+        assert list(guard.book.orders) == list(reference.orders)
+        assert guard.book.buyers == reference.buyers
+        assert list(guard.book.buyers) == list(reference.buyers)
+
+
+@settings(max_examples=80, deadline=None)
+@given(streams(), st.integers(1, 30))
+def test_the_journal_of_changes_rebuilds_the_book(records: list[dict], every: int) -> None:
+    """Applying each stretch's `changes()` to an empty book gives the book back, with
+    its keys in the same order."""
+    frame = decode(records)
+    guard, copy = RefundGuard(load_policy()), RefundGuard(load_policy())
+    for start in range(0, frame.height, every):
+        guard.process(frame.slice(start, every))
+        copy.book.apply(guard.book.changes())
+    assert guard.book.changes() == {
+        "buyer_columns": ([], [], [], [], [], [], []),
+        "order_columns": ([], [], [], [], []),
+    }
+    for book in (copy.book,):
+        assert dict(book.orders.items()) == dict(guard.book.orders.items())
+        assert list(book.orders) == list(guard.book.orders)
+        assert book.buyers == guard.book.buyers
+    whole = RefundGuard(load_policy())
+    whole.book.apply(guard.book.everything())
+    assert dict(whole.book.orders.items()) == dict(guard.book.orders.items())
+    assert pl.DataFrame(list(guard.book.orders)).equals(pl.DataFrame(list(whole.book.orders)))
