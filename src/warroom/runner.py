@@ -73,9 +73,6 @@ class Runner:
         self.source = files.fingerprint(opts.events)
         self.on_step = on_step
         self.participants: dict[str, Participant] = {}
-        # called before each checkpoint: work handed to other threads that must land
-        # before the checkpoint counts the records it came from (the server's order index)
-        self.before_checkpoint: list[Callable[[], None]] = []
         self._pending = self._empty_commit()
         self._writer: ThreadPoolExecutor | None = None  # background checkpoints (`run`)
         self._writing: Future[None] | None = None
@@ -174,8 +171,6 @@ class Runner:
         for the one before it, so they land in order. A synchronous commit that fails
         leaves what it held pending: the next checkpoint writes it (the server goes on)."""
         self.wait_for_writes()
-        for barrier in self.before_checkpoint:
-            barrier()
         pending, engine = self._pending, self.engine
         rollups = list(engine.rollups.values())
         commit = Commit(

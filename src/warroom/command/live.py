@@ -37,9 +37,9 @@ class LiveCommand:
         clock: StreamClock | None = None,  # tests: one on a FakeClock
     ) -> None:
         self.clock = clock or clockstate.resume(engine, event_ms=event_ms)
-        # the writer hands order lines over; a checkpoint waits until they are written
+        # the writer hands order lines over; each checkpoint saves what is not yet written
         self.index = BackgroundOrderIndex(engine)
-        runner.before_checkpoint.append(self.index.wait)
+        runner.join("order_index", self.index)
         self.command = Command.open(engine=engine, clock=self.clock, orders=self.index)
         attach(runner, self.command, timers=False)
         self.feed = FeedHub(self.command.broadcast, closing=closing)

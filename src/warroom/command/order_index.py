@@ -5,20 +5,22 @@ few microseconds a row) that the one writer thread did inline, while every inges
 request waited for that writer. Here the writer hands the rows over and goes on; the
 index thread inserts them in one statement per step, without the GIL.
 
-Two promises keep it as safe as inline indexing:
-- A checkpoint waits for every row handed over before it (`wait`, which the runner
-  calls before it builds a checkpoint): a record the store counts is in the index,
-  so a resume after `kill -9` re-feeds only records past the checkpoint, and the
-  inserts are idempotent by record id.
-- A query waits for the rows handed over before it, so a step that saw an order
-  reads it back (a hold placed just after the order arrived finds it).
-A failed insert stays queued and is retried; until it succeeds, `wait` raises its
-error, so checkpoints fail (nothing is acknowledged) instead of going on without it.
+It is a participant of the engine's checkpoint (`Runner.join`): its state is the
+backlog, the rows handed over and not yet written, saved in the checkpoint's own
+transaction. So a record the store counts is in the index or in that backlog, and a
+resume after `kill -9` feeds the backlog again (inserts are idempotent by record id)
+before the records past the checkpoint. A checkpoint does not wait for the index.
+
+A query waits for the rows handed over before it, so a step that saw an order reads
+it back (a hold placed just after the order arrived finds it). A failed insert stays
+queued and is retried; until it succeeds, queries raise its error.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 import threading
 import time
 from collections import deque
@@ -47,18 +49,21 @@ class BackgroundOrderIndex(SqlOrderSource):
 
     def feed(self, records: pl.DataFrame | None) -> int:
         lines, ships = split(records)
+        self._hand_over(lines, ships)
+        return lines.height + ships.height
+
+    def _hand_over(self, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         if lines.height + ships.height == 0:
-            return 0
+            return
         if self._closed:  # after the server's last checkpoint: nobody waits any more
             self._write(lines, ships)
-            return lines.height + ships.height
+            return
         with self._cond:
             while len(self._queue) >= MAX_QUEUED and self._error is None and not self._closed:
                 self._cond.wait(0.5)
             self._queue.append((lines, ships))
             self._fed += 1
             self._cond.notify_all()
-        return lines.height + ships.height
 
     def wait(self, timeout: float = 60.0) -> None:
         """Return once every step handed over before this call is written; raise the
@@ -84,6 +89,24 @@ class BackgroundOrderIndex(SqlOrderSource):
                 self._cond.notify_all()
             self._thread.join(timeout=5)
 
+    # -- a checkpoint participant ------------------------------------------------------
+    def checkpoint_state(self) -> bytes:
+        """The backlog: every row handed over and not yet written (the step being
+        written now included: written twice is the same as once)."""
+        with self._cond:
+            backlog = list(self._queue)
+        return pickle.dumps(tuple(_ipc([b[i] for b in backlog]) for i in (0, 1)))
+
+    def restore_state(self, state: bytes, deltas: list[bytes] | None = None) -> None:
+        lines, ships = (
+            pl.read_ipc(io.BytesIO(b)) if b else pl.DataFrame() for b in pickle.loads(state)
+        )
+        self._hand_over(lines, ships)
+
+    def start_fresh(self) -> None:
+        pass  # the index's tables are its state; nothing was pending
+
+    # -- queries --------------------------------------------------------------------
     def orders_in(self, scope: Scope, *, unshipped: bool = False) -> list[str]:
         self.wait()
         return super().orders_in(scope, unshipped=unshipped)
@@ -114,3 +137,12 @@ class BackgroundOrderIndex(SqlOrderSource):
                 self._written += 1
                 self._error = None
                 self._cond.notify_all()
+
+
+def _ipc(frames: list[pl.DataFrame]) -> bytes:
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return b""
+    buf = io.BytesIO()
+    pl.concat(frames).write_ipc(buf)
+    return buf.getvalue()
