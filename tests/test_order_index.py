@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -186,3 +188,31 @@ def test_a_checkpoint_saves_the_backlog_and_a_resume_writes_it(
 
 def _failing(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
     raise sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+
+def test_checkpoints_while_the_thread_writes_do_not_deadlock(tmp_path: Path) -> None:
+    """Polars frames lock themselves: a frame written out by the index thread (its
+    JSON) and read by the writer's checkpoint at once deadlocked both threads, with the
+    GIL held, and the server with them (pola-rs/polars#27396 is the same for
+    `to_pandas`). The checkpoint reads clones. Run in a child process: a deadlock
+    hangs the whole interpreter, so only a timeout outside it can see one."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from pathlib import Path
+from test_order_index import BackgroundOrderIndex, Store, count, create, records
+store = Store.open(Path({str(tmp_path)!r}))
+create(store.engine)
+index = BackgroundOrderIndex(store.engine)
+for i in range(60):
+    index.feed(records(i * 2_000, 2_000))
+    for _ in range(20):
+        index.checkpoint_state()
+index.close()
+print(count(index))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["120000"]

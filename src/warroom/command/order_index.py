@@ -38,7 +38,12 @@ class BackgroundOrderIndex(SqlOrderSource):
     def __init__(self, engine: sa.Engine, retry_seconds: float = 0.5) -> None:
         super().__init__(engine)
         self.retry_seconds = retry_seconds
+        # (lines, ships) for the index thread, and the same rows as other frame objects
+        # for `checkpoint_state` in the writer thread: a frame being written out by one
+        # thread and read by another deadlocked (each waited for the frame's lock while
+        # the other held the GIL); clones share the data, not the lock
         self._queue: deque[tuple[pl.DataFrame, pl.DataFrame]] = deque()
+        self._saved: deque[tuple[pl.DataFrame, pl.DataFrame]] = deque()
         self._fed = 0  # steps handed over
         self._written = 0  # steps written
         self._error: BaseException | None = None
@@ -62,6 +67,7 @@ class BackgroundOrderIndex(SqlOrderSource):
             while len(self._queue) >= MAX_QUEUED and self._error is None and not self._closed:
                 self._cond.wait(0.5)
             self._queue.append((lines, ships))
+            self._saved.append((lines.clone(), ships.clone()))
             self._fed += 1
             self._cond.notify_all()
 
@@ -94,7 +100,7 @@ class BackgroundOrderIndex(SqlOrderSource):
         """The backlog: every row handed over and not yet written (the step being
         written now included: written twice is the same as once)."""
         with self._cond:
-            backlog = list(self._queue)
+            backlog = list(self._saved)
         return pickle.dumps(tuple(_ipc([b[i] for b in backlog]) for i in (0, 1)))
 
     def restore_state(self, state: bytes, deltas: list[bytes] | None = None) -> None:
@@ -134,6 +140,7 @@ class BackgroundOrderIndex(SqlOrderSource):
                 continue
             with self._cond:
                 self._queue.popleft()
+                self._saved.popleft()
                 self._written += 1
                 self._error = None
                 self._cond.notify_all()

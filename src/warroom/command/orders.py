@@ -122,7 +122,7 @@ def _insert_new(c: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     if c.dialect.name == "sqlite":
         cols = ", ".join(frame.columns)
         fields = ", ".join(f"value->>'{name}'" for name in frame.columns)
-        sql = f"INSERT OR IGNORE INTO {table.name} ({cols}) SELECT {fields} FROM json_each(?)"
+        sql = f"INSERT OR IGNORE INTO {table.fullname} ({cols}) SELECT {fields} FROM json_each(?)"
         c.exec_driver_sql(sql, (frame.write_json(),))
         return
     stmt = sa.insert(table)

@@ -23,6 +23,9 @@ from warroom.engine.runs import Run
 from warroom.participants import Delta
 
 metadata = sa.MetaData()
+# An attached database (SQLite: `orders.db` beside `warroom.db`) for tables written by
+# a thread of their own while checkpoints commit to the main one (command's order index)
+ORDERS_SCHEMA = "orders"
 meta_t = sa.Table(
     "meta",
     metadata,
@@ -131,7 +134,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url)
         if url.startswith("sqlite"):
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", _sqlite_setup(self.engine.url.database))
+        else:  # one database holds every table
+            self.engine = self.engine.execution_options(schema_translate_map={ORDERS_SCHEMA: None})
         metadata.create_all(self.engine)
 
     @classmethod
@@ -277,11 +282,20 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # a kill -9 loses nothing committed
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_setup(database: str | None) -> Any:
+    """Each connection: WAL, and the order index's database attached (tables.py)."""
+    main = database or ":memory:"
+    orders = main if main == ":memory:" else str(Path(main).with_name("orders.db"))
+
+    def setup(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("ATTACH DATABASE ? AS " + ORDERS_SCHEMA, (orders,))
+        for schema in ("main", ORDERS_SCHEMA):
+            cur.execute(f"PRAGMA {schema}.journal_mode=WAL")  # a kill -9 loses nothing committed
+            cur.execute(f"PRAGMA {schema}.synchronous=NORMAL")
+        cur.close()
+
+    return setup
 
 
 def dumps(value: Any) -> str:
