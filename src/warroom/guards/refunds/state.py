@@ -161,10 +161,11 @@ class BuyerBook:
         """The buyers and orders changed since the last call: buyers in first-change
         order; orders shipped since, then the new orders in the order they came (so
         applying them keeps the dicts' order)."""
-        rows = [*self._shipped_since, *range(self._new_from, len(self.orders.key))]
+        shipped = self.orders.columns(list(self._shipped_since))
+        added = self.orders.columns(range(self._new_from, len(self.orders.key)))  # slices
         out = {
             "buyer_columns": _columns(self._changed_buyers, self.buyers, _BUYER_FIELDS),
-            "order_columns": self.orders.columns(rows),
+            "order_columns": tuple(a + b for a, b in zip(shipped, added, strict=True)),
         }
         self._changed_buyers, self._shipped_since = {}, {}
         self._new_from = len(self.orders.key)
