@@ -132,7 +132,8 @@ class BackgroundOrderIndex(SqlOrderSource):
             try:
                 self._write(lines, ships)
             except Exception as exc:  # e.g. a full disk: keep the rows, try again
-                log.exception("writing the order index failed; retrying")
+                if self._error is None:  # once per outage, not at every retry
+                    log.exception("writing the order index failed; retrying")
                 with self._cond:
                     self._error = exc
                     self._cond.notify_all()
