@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from eventgen import stream
 from warroom.command.order_index import BackgroundOrderIndex
-from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope
+from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope, SqlOrderSource
 from warroom.command.tables import create, order_lines_t
 from warroom.store.db import Store
 
@@ -216,3 +216,34 @@ print(count(index))
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["120000"]
+
+
+def test_an_index_kept_in_the_main_database_moves_to_its_own(tmp_path: Path) -> None:
+    """A data directory written before `orders.db` existed keeps its order lines."""
+    store = Store.open(tmp_path)
+    with store.engine.begin() as c:  # the old layout: the tables in warroom.db
+        c.exec_driver_sql(
+            "CREATE TABLE main.cmd_order_lines (record_id TEXT PRIMARY KEY, order_id TEXT"
+            " NOT NULL, merchant_id TEXT, sku_id TEXT, region TEXT, campaign TEXT,"
+            " ts BIGINT NOT NULL)"
+        )
+        c.exec_driver_sql(
+            "CREATE TABLE main.cmd_shipments (record_id TEXT PRIMARY KEY, order_id TEXT"
+            " NOT NULL, status TEXT NOT NULL, ts BIGINT NOT NULL)"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO main.cmd_order_lines VALUES ('ol-1', 'o-1', 'm-1', 's', 'CN-ZJ',"
+            " NULL, 5), ('ol-2', 'o-2', 'm-1', 's', 'CN-ZJ', NULL, 6)"
+        )
+        c.exec_driver_sql("INSERT INTO main.cmd_shipments VALUES ('sh-1', 'o-1', 'shipped', 7)")
+    create(store.engine)
+    create(store.engine)  # a second start finds nothing to move
+    index = SqlOrderSource(store.engine)
+    assert index.orders_in(Scope(merchants=("m-1",))) == ["o-1", "o-2"]
+    assert index.orders_in(Scope(merchants=("m-1",)), unshipped=True) == ["o-2"]
+    with store.engine.connect() as c:
+        left = c.exec_driver_sql(
+            "SELECT name FROM main.sqlite_master WHERE name LIKE 'cmd_order_lines%'"
+            " OR name LIKE 'cmd_shipments%'"
+        ).all()
+    assert left == []

@@ -208,3 +208,22 @@ clock_t = sa.Table(
 
 def create(engine: sa.Engine) -> None:
     metadata.create_all(engine)
+    _move_order_index(engine)
+
+
+def _move_order_index(engine: sa.Engine) -> None:
+    """A data directory from before the order index had its own database keeps it in
+    the main one: move its rows over (idempotent: a move cut short is finished by the
+    next start, the rows keyed by record id) and drop the old tables."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.begin() as c:
+        old = c.exec_driver_sql(
+            "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+            (order_lines_t.name, shipments_t.name),
+        ).scalars()
+        for name in list(old):
+            c.exec_driver_sql(
+                f"INSERT OR IGNORE INTO {ORDERS_SCHEMA}.{name} SELECT * FROM main.{name}"
+            )
+            c.exec_driver_sql(f"DROP TABLE main.{name}")
