@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,11 +105,10 @@ def test_the_journal_of_changes_rebuilds_the_book(records: list[dict], every: in
         "buyer_columns": ([], [], [], [], [], [], []),
         "order_columns": ([], [], [], [], []),
     }
-    for book in (copy.book,):
-        assert dict(book.orders.items()) == dict(guard.book.orders.items())
-        assert list(book.orders) == list(guard.book.orders)
-        assert book.buyers == guard.book.buyers
+    assert dict(copy.book.orders.items()) == dict(guard.book.orders.items())
+    assert list(copy.book.orders) == list(guard.book.orders)
+    assert copy.book.buyers == guard.book.buyers
     whole = RefundGuard(load_policy())
     whole.book.apply(guard.book.everything())
     assert dict(whole.book.orders.items()) == dict(guard.book.orders.items())
-    assert pl.DataFrame(list(guard.book.orders)).equals(pl.DataFrame(list(whole.book.orders)))
+    assert list(whole.book.orders) == list(guard.book.orders)

@@ -104,32 +104,27 @@ class RefundGuard:
             pl.col("kind").is_in([KIND_ORDER, KIND_REFUND, KIND_SHIPMENT])
         )
         kind = rows["kind"]
-        where = {k: (kind == k).arg_true().to_list() for k in (KIND_ORDER, KIND_SHIPMENT)}
-        refunds = (kind == KIND_REFUND).arg_true().to_list()
+        orders_at, ships_at, refunds = (
+            (kind == k).arg_true().to_list() for k in (KIND_ORDER, KIND_SHIPMENT, KIND_REFUND)
+        )
         # every record's fields the book reads; a refund's own fields for refunds only
         folded = [rows[c].to_list() for c in ("ts", "order_id", "user_id", "category", "status")]
         users = folded[2]
         linked = rows["device_id"].null_count() + rows["address_id"].null_count() < 2 * len(kind)
-        devices = rows["device_id"].to_list() if linked else None
-        addresses = rows["address_id"].to_list() if linked else None
+        devices = rows["device_id"].to_list() if linked else []
+        addresses = rows["address_id"].to_list() if linked else []
         refund_rows = rows[refunds].select(FACTS).iter_rows()
         book, graph = self.book, self.graph
         out: list[Decision] = []
-        done = {KIND_ORDER: 0, KIND_SHIPMENT: 0}  # how far each position list is taken
-
-        def upto(k: int, end: int) -> list[int]:
-            at = where[k]
-            i = bisect_left(at, end, done[k])
-            taken, done[k] = at[done[k] : i], i
-            return taken
-
+        o = s = 0  # the orders and shipments taken so far
         for end in [*refunds, rows.height]:
-            orders = upto(KIND_ORDER, end)
-            book.fold(folded, orders, upto(KIND_SHIPMENT, end))
-            if devices is not None and addresses is not None:
-                for p in orders:  # the accounts' shared devices and addresses
+            o_end, s_end = bisect_left(orders_at, end, o), bisect_left(ships_at, end, s)
+            book.fold(folded, orders_at[o:o_end], ships_at[s:s_end])
+            if linked:
+                for p in orders_at[o:o_end]:  # the accounts' shared devices and addresses
                     if devices[p] is not None or addresses[p] is not None:
                         graph.add(users[p], devices[p], addresses[p])
+            o, s = o_end, s_end
             if end == rows.height:
                 break
             *fields, value = next(refund_rows)

@@ -2,7 +2,8 @@
 
 Orders are kept as columns (`Orders`) and taken in a stretch at a time (`BuyerBook.fold`):
 the guard reads every order of the stream, and one Python object and a few method calls
-per order were 2.5-4.6 us of the server's one writer thread per record.
+per order cost 2.8-4.2 us per record of an all-order load in the server's one writer
+thread (1.5-1.6 us now; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -77,17 +78,15 @@ class Orders(Mapping[str, Order]):
         self.category += cats
         self.shipped += bytes(len(keys))
 
-    def columns(self, rows: Sequence[int]) -> tuple[list, ...]:
-        """The rows as `(keys, ts, users, categories, shipped)` lists."""
-        if isinstance(rows, range) and rows.step == 1:
-            s = slice(rows.start, rows.stop)
-            return (
-                self.key[s],
-                self.ts[s].tolist(),
-                self.user[s],
-                self.category[s],
-                list(map(bool, self.shipped[s])),
-            )
+    def columns(self, start: int, stop: int) -> tuple[list, ...]:
+        """Rows `start` to `stop` as `(keys, ts, users, categories, shipped)` lists."""
+        s = slice(start, stop)
+        shipped = list(map(bool, self.shipped[s]))
+        return self.key[s], self.ts[s].tolist(), self.user[s], self.category[s], shipped
+
+    def columns_at(self, rows: Iterable[int]) -> tuple[list, ...]:
+        """The given rows, in the form of `columns`."""
+        rows = list(rows)
         return (
             [self.key[i] for i in rows],
             [self.ts[i] for i in rows],
@@ -161,8 +160,8 @@ class BuyerBook:
         """The buyers and orders changed since the last call: buyers in first-change
         order; orders shipped since, then the new orders in the order they came (so
         applying them keeps the dicts' order)."""
-        shipped = self.orders.columns(list(self._shipped_since))
-        added = self.orders.columns(range(self._new_from, len(self.orders.key)))  # slices
+        shipped = self.orders.columns_at(self._shipped_since)
+        added = self.orders.columns(self._new_from, len(self.orders.key))
         out = {
             "buyer_columns": _columns(self._changed_buyers, self.buyers, _BUYER_FIELDS),
             "order_columns": tuple(a + b for a, b in zip(shipped, added, strict=True)),
@@ -176,7 +175,7 @@ class BuyerBook:
         it gives this book back."""
         return {
             "buyer_columns": _columns(self.buyers, self.buyers, _BUYER_FIELDS),
-            "order_columns": self.orders.columns(range(len(self.orders.key))),
+            "order_columns": self.orders.columns(0, len(self.orders.key)),
         }
 
     def apply(self, changes: dict[str, Any]) -> None:
@@ -190,12 +189,18 @@ class BuyerBook:
         for k, first_ts, n, refunds, returned, last, recent in buyer_rows:
             self.buyers[k] = Buyer(first_ts, n, refunds, returned, last, list(recent))
         book, caught_up = self.orders, self._new_from == len(self.orders.key)
-        for k, ts, user, category, shipped in order_rows:
-            i = book.row.get(k)
+        new: list[tuple[str, int, str, str, bool]] = []  # appended at once, in their order
+        for row in order_rows:
+            i = book.row.get(row[0])
             if i is None:
-                book.append([k], (ts,), [intern(user)], [intern(category)])
-                i = len(book.key) - 1
-            book.shipped[i] = shipped
+                new.append(row)
+            else:
+                book.shipped[i] = row[4]
+        if new:
+            keys, ts, users, cats, shipped = map(list, zip(*new, strict=True))
+            n0 = len(book.key)
+            book.append(keys, ts, list(map(intern, users)), list(map(intern, cats)))
+            book.shipped[n0:] = bytes(map(bool, shipped))
         if caught_up:
             self._new_from = len(book.key)
 
