@@ -384,7 +384,7 @@ def bench_web(
     batch: Annotated[
         int, typer.Option(help="Records per POST (0: a tenth of the rate, 1,000 to 50,000).")
     ] = 0,
-    senders: Annotated[int, typer.Option(help="Concurrent POSTs.")] = 4,
+    senders: Annotated[int, typer.Option(help="POSTs the load generator may have in flight.")] = 16,
 ) -> None:
     """Event -> visible on the wall (Chromium) at given ingest rates; SSE fan-out."""
     from warroom.api.bench import fanout, latency

@@ -1,7 +1,7 @@
 """`warroom bench-web`: event -> visible on the wall, and SSE fan-out, on a real server.
 
-Latency is measured from the moment the batch that makes a window final is sent to the
-moment the browser (Debian's Chromium, driven by Playwright) renders a frame holding that
+Latency is measured from the moment the batch that makes a window final was due (the
+load is offered open loop, on a schedule) to the moment the browser (Debian's Chromium, driven by Playwright) renders a frame holding that
 window; both clocks are this machine's. A window is final once event time passes its end
 plus the lateness, so each batch here carries the next second of event time: batch k
 (event second s_k) finalises the window s_k - lateness - 1 s. Printed, never asserted.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from warroom.browser import CHROMIUM, HEADLESS_ARGS
 T0 = 1_762_790_400_000
 RATES = {"base": "CNY", "rates": {"CNY": 1, "USD": 7.1556}}
 ARGS = list(HEADLESS_ARGS)
-SENDERS = 4  # concurrent POSTs: a producer waits for its ack (group commit) before the next
+SENDERS = 16  # connections the load generator may have in flight at once
 REGIONS = ("CN-GD", "CN-ZJ", "CN-JS", "CN-SH", "CN-BJ", "US-CA")
 
 
@@ -102,44 +103,55 @@ class Server:
 def load(
     server: Server, rate: int, seconds: float, batch_records: int, senders: int = SENDERS
 ) -> dict[str, Any]:
-    """Post `rate` records/s (if the server keeps up) for `seconds`; k -> send time."""
-    sent: dict[int, float] = {}
-    lag: dict[int, float] = {}  # seconds each batch went out after its due time
+    """Offer `rate` records/s for `seconds`, open loop: batch k is due at start + k/per_second
+    whether or not earlier batches were acknowledged, and goes out as soon as one of the
+    `senders` connections is free. A batch not sent by the end of the offered time is
+    not sent at all (the server did not keep up). Returns k -> due time (ms): latency is
+    counted from when a batch was due, not from when it could be sent, so a server that
+    falls behind shows it (no coordinated omission)."""
     per_second = max(1, rate // batch_records)
     total = int(per_second * seconds)
+    start = time.time() + 0.5  # the first batch is due once the senders are ready
+    due = [start + k / per_second for k in range(total)]
+    pending: queue.Queue[int | None] = queue.Queue()
+    sent: dict[int, float] = {}  # acknowledged batches: k -> when it was due (ms)
+    lag: list[float] = []  # seconds each batch went out after it was due
+    acked: dict[int, float] = {}  # k -> when its acknowledgement came
     lock = threading.Lock()
-    next_k = iter(range(total))
-    start = time.time()
     headers = {"Authorization": f"Bearer {server.token}"}
 
-    def worker() -> None:
+    def sender() -> None:
         with httpx.Client(timeout=120) as client:
-            while True:
-                with lock:
-                    k = next(next_k, None)
-                if k is None or time.time() > start + seconds:
-                    return  # the offered load stops after `seconds`, kept up with or not
-                due = start + k / per_second
-                if due > time.time():
-                    time.sleep(due - time.time())
+            while (k := pending.get()) is not None:
                 body = batch(k, batch_records)
-                sent[k] = time.time() * 1000
-                lag[k] = max(0.0, time.time() - due)
-                client.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+                now = time.time()
+                if now > start + seconds:
+                    continue  # the offered load has stopped; the rest is not sent
+                r = client.post(f"{server.url}/api/v1/ingest", content=body, headers=headers)
+                with lock:
+                    lag.append(max(0.0, now - due[k]))
+                    if r.status_code == 200:
+                        sent[k] = due[k] * 1000
+                        acked[k] = time.time()
 
-    threads = [threading.Thread(target=worker) for _ in range(senders)]
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
     for t in threads:
         t.start()
+    for k in range(total):  # the schedule: each batch is released when it is due
+        time.sleep(max(0.0, due[k] - time.time()))
+        pending.put(k)
+    for _ in threads:
+        pending.put(None)
     for t in threads:
         t.join()
-    elapsed = time.time() - start
+    last_ack = max(acked.values(), default=time.time())
     return {
         "sent": sent,
+        "offered": total * batch_records,
         "records": len(sent) * batch_records,
-        "seconds": elapsed,
-        # a sender waits for each acknowledgement, so batches leave on time only while
-        # the server keeps up with the offered rate
-        "max_send_lag_s": max(lag.values(), default=0.0),
+        "seconds": last_ack - start,
+        "max_send_lag_s": max(lag, default=0.0),
+        "ack_s": np.array([t - due[k] for k, t in acked.items()]),
     }
 
 
@@ -164,25 +176,35 @@ def latency(
         server.stop()
     shown = np.array([(t, e) for t, e in log if e], dtype=np.float64).reshape(-1, 2)
     lat = []
-    for k, t_sent in run["sent"].items():
+    for k, t_due in run["sent"].items():
         window = T0 + k * 1000 - 6000  # the newest window batch k makes final
         if window < T0:
             continue
         hit = shown[shown[:, 1] >= window]
         if len(hit):
-            lat.append(hit[:, 0].min() - t_sent)
+            lat.append(hit[:, 0].min() - t_due)
     arr = np.array(lat) / 1000
     return {
         "target_per_s": rate,
-        "achieved_per_s": run["records"] / run["seconds"],  # the last acknowledgement included
+        "offered_records": run["offered"],
+        "acknowledged_records": run["records"],
+        "achieved_per_s": run["records"] / run["seconds"],  # to the last acknowledgement
         "max_send_lag_s": run["max_send_lag_s"],
+        # due -> acknowledged (the group commit: a record is durable when acknowledged)
+        "ack_p50_s": _pct(run["ack_s"], 50),
+        "ack_p99_s": _pct(run["ack_s"], 99),
+        "ack_max_s": float(run["ack_s"].max()) if len(run["ack_s"]) else float("nan"),
         "tick_s": tick,
         "batch_records": batch_records,
         "senders": senders,
         "windows": len(arr),
-        "p50_s": float(np.percentile(arr, 50)) if len(arr) else float("nan"),
-        "p99_s": float(np.percentile(arr, 99)) if len(arr) else float("nan"),
+        "p50_s": _pct(arr, 50),
+        "p99_s": _pct(arr, 99),
     }
+
+
+def _pct(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
 def fanout(clients: int, seconds: float, port: int, tick: float) -> dict[str, Any]:
