@@ -204,12 +204,15 @@ def test_a_failed_background_checkpoint_stops_the_run_and_a_resume_is_equal(
     assert dump(Store.open(tmp_path / "failed")) == expected
 
 
-def test_a_failed_synchronous_checkpoint_is_written_by_the_next(
-    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("background", [False, True])
+def test_a_failed_checkpoint_is_written_by_the_next(
+    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, background: bool
 ) -> None:
     """The server's writer goes on after a group commit fails (its requests get the
-    error): what that commit held stays pending, and the next one writes it, so the
-    store ends equal to a clean run's."""
+    error): what that commit held is pending again, and the next one writes it, so the
+    store ends equal to a clean run's. In the background (the server's way), the
+    engine has gone on meanwhile, and the runs and rollup parts the failed commit held
+    were already counted as written; a resume from the last checkpoint must find them."""
     from conftest import RATES_DOC
     from warroom.runner import Runner, RunOptions
     from warroom.sources import files
@@ -238,9 +241,80 @@ def test_a_failed_synchronous_checkpoint_is_written_by_the_next(
         batch = runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
         runner.feed_many([(batch, str(events_file))], (chunk.end_offset, chunk.end_line))
         try:
-            runner.checkpoint(complete=False)
+            runner.wait_for_writes()  # the pipeline's way: the one before, landed or not
         except OSError:
             failed += 1
+        try:
+            runner.checkpoint(complete=False, background=background)
+        except OSError:
+            failed += 1
+    try:
+        runner.wait_for_writes()
+    except OSError:
+        failed += 1
     assert failed == 2
+    if background:  # resume from the last checkpoint that landed, as after a crash
+        runner = Runner(options(tmp_path / "server"))
+        assert runner.resumed
     runner.run()  # at the end of the input: the flush and the last checkpoint
     assert dump(Store.open(tmp_path / "server")) == expected
+
+
+def test_the_servers_requests_of_a_failed_commit_get_its_error_and_nothing_is_lost(
+    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's pipeline writes its group commits in the background: the requests
+    of a commit that fails get its error, the writer goes on, and a retry of them is
+    answered (as duplicates: the engine had them) once the next commit, which holds
+    them, has landed. The store then holds the same cells as without the failure, and
+    a resume counts every record once."""
+    from conftest import RATES_DOC
+    from warroom.api.pipeline import Pipeline
+    from warroom.engine.engine import SECOND
+    from warroom.runner import Runner, RunOptions
+    from warroom.sources import files
+
+    (tmp_path / "rates.json").write_text(json.dumps(RATES_DOC))
+    chunks = [c.data for c in files.ndjson_chunks(str(events_file), batch_bytes=1 << 21)]
+    commit = Store.commit
+
+    def serve(data: Path, fail_at: int | None) -> tuple[RunOptions, list[object]]:
+        """Post every chunk, one at a time, retrying a failed one; what each got."""
+        calls: list[object] = []
+
+        def flaky(store: Store, cp: object) -> None:
+            calls.append(cp)
+            if len(calls) == fail_at:
+                raise OSError("database is locked")
+            commit(store, cp)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Store, "commit", flaky)
+        opts = RunOptions(events="-", data_dir=data, rates=tmp_path / "rates.json")
+        pipeline = Pipeline(Runner(opts), checkpoint_seconds=0.05, group_commit_seconds=0.0)
+        pipeline.start()
+        answers: list[object] = []
+        try:
+            for body in chunks:
+                assert body is not None
+                try:
+                    answers.append(pipeline.submit(body).result(timeout=60))
+                except OSError as exc:
+                    answers.extend([exc, pipeline.submit(body).result(timeout=60)])
+        finally:
+            pipeline.stop()
+            monkeypatch.setattr(Store, "commit", commit)
+        return opts, answers
+
+    clean_opts, clean = serve(tmp_path / "clean", None)
+    opts, answers = serve(tmp_path / "server", 2)
+    failed = [i for i, a in enumerate(answers) if isinstance(a, OSError)]
+    assert len(failed) == 1 and len(answers) == len(clean) + 1
+    first, retry = clean[failed[0]], answers[failed[0] + 1]
+    assert retry.accepted == 0 and retry.duplicates == first.accepted + first.duplicates
+    keys = ["win", "gset", "k1", "k2"]
+    expected = Store.open(clean_opts.data_dir).cells(SECOND).sort(keys)
+    assert expected.height > 0
+    assert Store.open(opts.data_dir).cells(SECOND).sort(keys).equals(expected)
+    want, got = Runner(clean_opts).engine.counters, Runner(opts).engine.counters
+    assert got.read == want.read + retry.records  # the retry read again, counted once
+    assert (got.accepted, got.duplicates) == (want.accepted, want.duplicates + retry.duplicates)

@@ -26,6 +26,8 @@ from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, METRIC_COLS
 from warroom.engine.engine import SECOND, Counters, StepResult
 from warroom.engine.native import new_engine
+from warroom.engine.rollup import Part
+from warroom.engine.runs import Run
 from warroom.errors import StateError
 from warroom.memtrim import release_free_memory
 from warroom.participants import Participant
@@ -55,6 +57,16 @@ class RunOptions:
 
 
 @dataclass
+class _Writing:
+    """A checkpoint being written in the background."""
+
+    landed: Future[None]
+    commit: Commit
+    runs: list[Run]  # marked written when handed over: unmarked if it fails
+    parts: list[Part]
+
+
+@dataclass
 class RunSummary:
     counters: Counters
     seconds: float
@@ -74,8 +86,9 @@ class Runner:
         self.on_step = on_step
         self.participants: dict[str, Participant] = {}
         self._pending = self._empty_commit()
-        self._writer: ThreadPoolExecutor | None = None  # background checkpoints (`run`)
-        self._writing: Future[None] | None = None
+        self._retry = self._empty_commit()  # what a failed background commit held
+        self._writer: ThreadPoolExecutor | None = None  # background checkpoints
+        self._writing: _Writing | None = None
         self._check_settings()
         cp = self.store.load_checkpoint()
         self.offset, self.line = 0, 0
@@ -125,7 +138,6 @@ class Runner:
         last_commit = time.monotonic()
         interval = self.opts.checkpoint_seconds
         peak = proc.memory_info().rss
-        background = not self.participants
         for chunk, batch in self._decoded():
             self._collect(batch, self.engine.process(batch))
             self.offset, self.line = chunk.end_offset, chunk.end_line
@@ -135,7 +147,7 @@ class Runner:
             ):
                 peak = max(peak, proc.memory_info().rss)
                 began = time.monotonic()
-                self.checkpoint(complete=False, background=background)
+                self.checkpoint(complete=False, background=True)
                 last_commit = time.monotonic()
                 # A checkpoint costs in proportion to the open state: space them so that
                 # they take at most ~10 % of the replay (a crash only replays more), but
@@ -164,71 +176,97 @@ class Runner:
             self.offset, self.line = position
         return results
 
-    def checkpoint(self, complete: bool, background: bool = False) -> None:
+    def checkpoint(self, complete: bool, background: bool = False) -> Future[None]:
         """Commit the position, the engine state and what was produced since the last
-        checkpoint, in one transaction. `background`: write it in the writer thread
-        while the engine goes on (`run` does, with no participants); a checkpoint waits
-        for the one before it, so they land in order. A synchronous commit that fails
-        leaves what it held pending: the next checkpoint writes it (the server goes on)."""
+        checkpoint, in one transaction; the returned future is done once it has landed.
+
+        `background`: build it here, write it in the checkpoint thread while the engine
+        goes on. A checkpoint waits for the one before it, so they land in order, and the
+        participants are told theirs landed in this thread. A checkpoint that fails,
+        here or in the background, leaves what it held pending: the next one writes it
+        (the server goes on; `run` stops with the error)."""
         self.wait_for_writes()
-        pending, engine = self._pending, self.engine
+        pending, engine, retry = self._pending, self.engine, self._retry
         rollups = list(engine.rollups.values())
+        state = engine.state_blob()  # first: it drains the index logs into new runs
+        new_runs = [r for idx in (engine.seen, engine.orders) for r in idx.runs if not r.persisted]
+        new_parts = [part for r in rollups for part in r.parts if not part.persisted]
+        cells = {
+            period: [*retry.cells.get(period, []), engine.label(pl.concat(frames))]
+            for period, frames in pending.cells.items()
+            if frames
+        }
         commit = Commit(
             source=self.source,
             offset=self.offset,
             line=self.line,
             complete=complete,
-            state=engine.state_blob(),
-            new_runs=[
-                r for idx in (engine.seen, engine.orders) for r in idx.runs if not r.persisted
-            ],
-            dropped_runs=engine.seen.dropped + engine.orders.dropped,
-            cells={
-                period: [engine.label(pl.concat(frames))]
-                for period, frames in pending.cells.items()
-                if frames
-            },
-            quarantined=pending.quarantined,
-            late=pending.late,
+            state=state,
+            new_runs=new_runs,
+            dropped_runs=retry.dropped_runs + engine.seen.dropped + engine.orders.dropped,
+            cells={**retry.cells, **cells},
+            quarantined=retry.quarantined + pending.quarantined,
+            late=retry.late + pending.late,
             participants={n: part.checkpoint_state() for n, part in self.participants.items()},
-            new_parts=[part for r in rollups for part in r.parts if not part.persisted],
-            dropped_parts=[i for r in rollups for i in r.dropped],
+            # copies: a frame written out in one thread while another reads it can
+            # deadlock polars (see command/order_index.py); copies share the data
+            new_parts=[Part(p.cells.clone(), p.sketch.clone(), p.part_id) for p in new_parts],
+            dropped_parts=retry.dropped_parts + [i for r in rollups for i in r.dropped],
         )
         closed_before = engine.closed_before
         prune_before = engine.max_ts - self.opts.config.retention_1s_ms
+        landed: Future[None] = Future()
         if not background:
-            self._write(commit, closed_before, prune_before)
-            self._handed_over(commit, rollups)
-            return
-        assert not self.participants, "participants confirm their commits in this thread"
-        self._handed_over(commit, rollups)  # before it lands: the engine reads on meanwhile
+            self._write(commit, closed_before, prune_before)  # raises: all still pending
+            self._handed_over(new_runs, new_parts, rollups)
+            self._committed()
+            landed.set_result(None)
+            return landed
+        self._handed_over(new_runs, new_parts, rollups)  # the engine reads on meanwhile
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self._writing = self._writer.submit(self._write, commit, closed_before, prune_before)
+        landed = self._writer.submit(self._write, commit, closed_before, prune_before)
+        self._writing = _Writing(landed, commit, new_runs, new_parts)
+        return landed
 
-    def _handed_over(self, commit: Commit, rollups: list[Any]) -> None:
-        """What `commit` holds is no longer pending: its runs and parts count as written
+    def _handed_over(self, runs: list[Run], parts: list[Part], rollups: list[Any]) -> None:
+        """What a commit holds is no longer pending: its runs and parts count as written
         (the next commit must not write them, and one that replaces them deletes them)."""
-        for item in (*commit.new_runs, *commit.new_parts):
+        for item in (*runs, *parts):
             item.persisted = True
         self.engine.seen.dropped, self.engine.orders.dropped = [], []
         for r in rollups:
             r.dropped = []
-        self._pending = self._empty_commit()
+        self._pending, self._retry = self._empty_commit(), self._empty_commit()
 
     def wait_for_writes(self) -> None:
-        """The checkpoint being written in the background, landed (or its error raised)."""
-        if self._writing is not None:
-            writing, self._writing = self._writing, None
-            writing.result()
+        """The checkpoint being written in the background, landed, and the participants
+        told; if it failed, what it held is pending again and its error is raised."""
+        if self._writing is None:
+            return
+        writing, self._writing = self._writing, None
+        try:
+            writing.landed.result()
+        except BaseException:
+            self._take_back(writing)
+            raise
+        self._committed()
 
-    def _write(self, p: Commit, closed_before: int, prune_before: int) -> None:
-        self.store.commit(p)
-        self.committed_closed_before = closed_before
+    def _take_back(self, failed: _Writing) -> None:
+        """A background commit failed: the next checkpoint writes what it held."""
+        for item in (*failed.runs, *failed.parts):
+            item.persisted = False
+        self._retry = failed.commit  # its cells (labelled), bad records and deletions
+
+    def _committed(self) -> None:
         for part in self.participants.values():
             confirm = getattr(part, "committed", None)  # Journaled: its delta is on disk
             if confirm is not None:
                 confirm()
+
+    def _write(self, p: Commit, closed_before: int, prune_before: int) -> None:
+        self.store.commit(p)
+        self.committed_closed_before = closed_before
         p.cells = {}  # written: freed before the trim
         release_free_memory()
         if prune_before > 0:

@@ -63,7 +63,8 @@ class Pipeline:
         self.jobs: queue.Queue[Any] = queue.Queue(maxsize=256)
         self.last_step_wall = 0.0  # wall time of the last batch processed
         self.last_commit_wall = 0.0
-        self._checkpoint_cost = 0.0  # seconds the last checkpoint took
+        # seconds the last checkpoint took to build (writer) and to write (background)
+        self._build_cost = self._write_cost = 0.0
         self._writer = threading.Thread(target=self._loop, name="warroom-writer", daemon=True)
         self._feeder: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -128,19 +129,17 @@ class Pipeline:
                     else:
                         waiting.append((job.done, result))
             since = time.monotonic() - last_commit
-            # checkpoints take at most about a third of the writer's time under load
-            gap = max(self.group_commit_seconds, 2 * self._checkpoint_cost)
+            # checkpoints take at most about a third of the time under load: each costs
+            # CPU (a fixed part: the engine's state, the guards' journals) and one
+            # written in the background still takes it from the writer (the GIL)
+            gap = max(self.group_commit_seconds, 2 * (self._build_cost + self._write_cost))
             acks_due = waiting and self.jobs.empty() and since >= gap
             if dirty and (acks_due or since >= self.checkpoint_seconds):
-                error = self._checkpoint()
-                last_commit, dirty = time.monotonic(), False
-                for done, result in waiting:
-                    _settle(done, result, error)
-                waiting = []
+                self._checkpoint(waiting)
+                last_commit, dirty, waiting = time.monotonic(), False, []
         if dirty:
-            self._checkpoint()
-        for done, result in waiting:
-            _settle(done, result)
+            self._checkpoint(waiting)
+        self._landed()
 
     def _take(self) -> tuple[list[_Job], bool]:
         """The next job and every job already waiting behind it (up to `COALESCE_ROWS`
@@ -183,16 +182,38 @@ class Pipeline:
             for job, o in zip(jobs, outcomes, strict=True)
         ]
 
-    def _checkpoint(self) -> BaseException | None:
+    def _checkpoint(self, waiting: list[tuple[Future[IngestResult], IngestResult]]) -> None:
+        """Start a checkpoint, written in the background while the writer goes on; its
+        requests are answered once it has landed (with its error if it failed)."""
         started = time.monotonic()
+        self._landed()  # the one before it: a checkpoint is built once that one landed
         try:
-            self.runner.checkpoint(complete=False)
-        except Exception as exc:
+            landed = self.runner.checkpoint(complete=False, background=True)
+        except Exception as exc:  # building it failed: its records stay pending
             log.exception("checkpoint failed")
-            return exc
-        self._checkpoint_cost = time.monotonic() - started
-        self.last_commit_wall = time.time()
-        return None
+            for done, result in waiting:
+                _settle(done, result, exc)
+            return
+        built = time.monotonic()
+        self._build_cost = built - started
+
+        def answer(f: Future[None]) -> None:  # in the checkpoint thread, once landed
+            error = f.exception()
+            self._write_cost = time.monotonic() - built
+            if error is None:
+                self.last_commit_wall = time.time()
+            for done, result in waiting:
+                _settle(done, result, error)
+
+        landed.add_done_callback(answer)
+
+    def _landed(self) -> None:
+        """Wait for the checkpoint being written. One that failed is logged (its requests
+        had its error) and what it held goes into the next."""
+        try:
+            self.runner.wait_for_writes()
+        except Exception:
+            log.exception("checkpoint failed; the next one writes what it held")
 
 
 def _settle(
