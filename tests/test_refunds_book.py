@@ -3,6 +3,7 @@ that took them one record at a time, in input order, whatever the stream and its
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from test_refunds_decider import T0, decode, order, refund, shipment
 from warroom.guards.refunds.decider import RefundGuard
 from warroom.guards.refunds.policy import load_policy
-from warroom.guards.refunds.state import SHIPPED, Buyer, Order
+from warroom.guards.refunds.state import SHIPPED, Buyer, BuyerBook, Order, _packed, _unpacked
 
 
 @dataclass
@@ -101,9 +102,10 @@ def test_the_journal_of_changes_rebuilds_the_book(records: list[dict], every: in
     for start in range(0, frame.height, every):
         guard.process(frame.slice(start, every))
         copy.book.apply(guard.book.changes())
+    nothing = ("", 0)  # no keys, packed
     assert guard.book.changes() == {
-        "buyer_columns": ([], [], [], [], [], [], []),
-        "order_columns": ([], [], [], [], []),
+        "buyer_columns": (nothing, [], [], [], [], [], []),
+        "order_columns": (nothing, [], [], [], []),
     }
     assert dict(copy.book.orders.items()) == dict(guard.book.orders.items())
     assert list(copy.book.orders) == list(guard.book.orders)
@@ -112,3 +114,28 @@ def test_the_journal_of_changes_rebuilds_the_book(records: list[dict], every: in
     whole.book.apply(guard.book.everything())
     assert dict(whole.book.orders.items()) == dict(guard.book.orders.items())
     assert list(whole.book.orders) == list(guard.book.orders)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=128), unique=True))
+def test_packed_keys_come_back_the_same(keys: list[str]) -> None:
+    """Keys are any text of the contract's ids (newlines, NULs, characters beyond the
+    BMP): packed into one string, they unpack to the same list."""
+    packed = _packed((keys, list(range(len(keys)))))
+    assert _unpacked(pickle.loads(pickle.dumps(packed, protocol=5))) == (
+        keys,
+        list(range(len(keys))),
+    )
+
+
+def test_a_journal_written_before_packing_still_applies() -> None:
+    """Changes written by an earlier warroom (keys as a plain list) restore the book."""
+    book = BuyerBook()
+    book.apply(
+        {
+            "buyer_columns": (["u1"], [5], [1], [0], [0], [None], [[]]),
+            "order_columns": (["o1"], [5], ["u1"], ["shoes"], [True]),
+        }
+    )
+    assert list(book.orders) == ["o1"] and book.orders["o1"].shipped
+    assert book.buyers["u1"].orders == 1
