@@ -1,8 +1,9 @@
 """`warroom bench-web`: event -> visible on the wall, and SSE fan-out, on a real server.
 
 Latency is measured from the moment the batch that makes a window final was due (the
-load is offered open loop, on a schedule) to the moment the browser (Debian's Chromium, driven by Playwright) renders a frame holding that
-window; both clocks are this machine's. A window is final once event time passes its end
+load is offered open loop, on a schedule) to the moment the browser (Debian's Chromium,
+driven by Playwright) renders a frame holding that window; both clocks are this
+machine's. A window is final once event time passes its end
 plus the lateness, so each batch here carries the next second of event time: batch k
 (event second s_k) finalises the window s_k - lateness - 1 s. Printed, never asserted.
 """
