@@ -267,7 +267,9 @@ class Runner:
     def _write(self, p: Commit, closed_before: int, prune_before: int) -> None:
         self.store.commit(p)
         self.committed_closed_before = closed_before
-        p.cells = {}  # written: freed before the trim
+        # written: freed before the trim (a background commit is kept until the next
+        # checkpoint, for a retry had it failed)
+        p.cells, p.participants, p.new_parts, p.new_runs = {}, {}, [], []
         release_free_memory()
         if prune_before > 0:
             self.store.prune_segments(SECOND, prune_before)

@@ -4,7 +4,9 @@ Batches are decoded where they arrive (polars releases the GIL), then the writer
 feeds them to the Runner's engine in arrival order. An ingest request is answered only
 after a checkpoint holding its records has committed (group commit: one checkpoint for
 all requests waiting), so an acknowledged record survives a crash and is never counted
-twice when the client retries (its id is in the checkpointed dedup index).
+twice when the client retries (its id is in the checkpointed dedup index). The writer
+builds each checkpoint and goes on with the next batches while the runner's checkpoint
+thread writes it; its requests are answered when it lands.
 
 The writer takes every batch waiting in its queue (up to `COALESCE_ROWS` records) as
 one engine step (`Runner.feed_many`, sources/coalesce.py): a step has a fixed cost, and
@@ -63,7 +65,8 @@ class Pipeline:
         self.jobs: queue.Queue[Any] = queue.Queue(maxsize=256)
         self.last_step_wall = 0.0  # wall time of the last batch processed
         self.last_commit_wall = 0.0
-        # seconds the last checkpoint took to build (writer) and to write (background)
+        # seconds the last checkpoint took in the writer (waiting for the one before it,
+        # building it) and to write in the background
         self._build_cost = self._write_cost = 0.0
         self._writer = threading.Thread(target=self._loop, name="warroom-writer", daemon=True)
         self._feeder: threading.Thread | None = None
