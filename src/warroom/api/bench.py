@@ -107,15 +107,15 @@ def load(
     """Offer `rate` records/s for `seconds`, open loop: batch k is due at start + k/per_second
     whether or not earlier batches were acknowledged, and goes out as soon as one of the
     `senders` connections is free. A batch not sent by the end of the offered time is
-    not sent at all (the server did not keep up). Returns k -> due time (ms): latency is
-    counted from when a batch was due, not from when it could be sent, so a server that
+    not sent at all (the server did not keep up). `due_ms`: when each acknowledged batch
+    was due; latency is counted from then, not from when it could be sent, so a server that
     falls behind shows it (no coordinated omission)."""
     per_second = max(1, rate // batch_records)
     total = int(per_second * seconds)
     start = time.time() + 0.5  # the first batch is due once the senders are ready
     due = [start + k / per_second for k in range(total)]
     pending: queue.Queue[int | None] = queue.Queue()
-    sent: dict[int, float] = {}  # acknowledged batches: k -> when it was due (ms)
+    due_ms: dict[int, float] = {}  # acknowledged batches: k -> when it was due (ms)
     lag: list[float] = []  # seconds each batch went out after it was due
     acked: dict[int, float] = {}  # k -> when its acknowledgement came
     lock = threading.Lock()
@@ -132,7 +132,7 @@ def load(
                 with lock:
                     lag.append(max(0.0, now - due[k]))
                     if r.status_code == 200:
-                        sent[k] = due[k] * 1000
+                        due_ms[k] = due[k] * 1000
                         acked[k] = time.time()
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
@@ -147,9 +147,9 @@ def load(
         t.join()
     last_ack = max(acked.values(), default=time.time())
     return {
-        "sent": sent,
+        "due_ms": due_ms,
         "offered": total * batch_records,
-        "records": len(sent) * batch_records,
+        "records": len(due_ms) * batch_records,
         "seconds": last_ack - start,
         "max_send_lag_s": max(lag, default=0.0),
         "ack_s": np.array([t - due[k] for k, t in acked.items()]),
@@ -177,7 +177,7 @@ def latency(
         server.stop()
     shown = np.array([(t, e) for t, e in log if e], dtype=np.float64).reshape(-1, 2)
     lat = []
-    for k, t_due in run["sent"].items():
+    for k, t_due in run["due_ms"].items():
         window = T0 + k * 1000 - 6000  # the newest window batch k makes final
         if window < T0:
             continue
