@@ -61,8 +61,7 @@ class _Writing:
     """A checkpoint being written in the background."""
 
     landed: Future[None]
-    commit: Commit
-    runs: list[Run]  # marked written when handed over: unmarked if it fails
+    commit: Commit  # its runs are the engine's; its parts are copies of these
     parts: list[Part]
 
 
@@ -191,11 +190,10 @@ class Runner:
         state = engine.state_blob()  # first: it drains the index logs into new runs
         new_runs = [r for idx in (engine.seen, engine.orders) for r in idx.runs if not r.persisted]
         new_parts = [part for r in rollups for part in r.parts if not part.persisted]
-        cells = {
-            period: [*retry.cells.get(period, []), engine.label(pl.concat(frames))]
-            for period, frames in pending.cells.items()
-            if frames
-        }
+        cells = {period: list(frames) for period, frames in retry.cells.items()}
+        for period, frames in pending.cells.items():
+            if frames:
+                cells.setdefault(period, []).append(engine.label(pl.concat(frames)))
         commit = Commit(
             source=self.source,
             offset=self.offset,
@@ -204,7 +202,7 @@ class Runner:
             state=state,
             new_runs=new_runs,
             dropped_runs=retry.dropped_runs + engine.seen.dropped + engine.orders.dropped,
-            cells={**retry.cells, **cells},
+            cells=cells,
             quarantined=retry.quarantined + pending.quarantined,
             late=retry.late + pending.late,
             participants={n: part.checkpoint_state() for n, part in self.participants.items()},
@@ -215,18 +213,18 @@ class Runner:
         )
         closed_before = engine.closed_before
         prune_before = engine.max_ts - self.opts.config.retention_1s_ms
-        landed: Future[None] = Future()
         if not background:
             self._write(commit, closed_before, prune_before)  # raises: all still pending
             self._handed_over(new_runs, new_parts, rollups)
             self._committed()
+            landed: Future[None] = Future()
             landed.set_result(None)
             return landed
         self._handed_over(new_runs, new_parts, rollups)  # the engine reads on meanwhile
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         landed = self._writer.submit(self._write, commit, closed_before, prune_before)
-        self._writing = _Writing(landed, commit, new_runs, new_parts)
+        self._writing = _Writing(landed, commit, new_parts)
         return landed
 
     def _handed_over(self, runs: list[Run], parts: list[Part], rollups: list[Any]) -> None:
@@ -254,7 +252,7 @@ class Runner:
 
     def _take_back(self, failed: _Writing) -> None:
         """A background commit failed: the next checkpoint writes what it held."""
-        for item in (*failed.runs, *failed.parts):
+        for item in (*failed.commit.new_runs, *failed.parts):  # a failed one keeps them
             item.persisted = False
         self._retry = failed.commit  # its cells (labelled), bad records and deletions
 

@@ -115,7 +115,6 @@ def load(
     start = time.time() + 0.5  # the first batch is due once the senders are ready
     due = [start + k / per_second for k in range(total)]
     pending: queue.Queue[int | None] = queue.Queue()
-    due_ms: dict[int, float] = {}  # acknowledged batches: k -> when it was due (ms)
     lag: list[float] = []  # seconds each batch went out after it was due
     acked: dict[int, float] = {}  # k -> when its acknowledgement came
     lock = threading.Lock()
@@ -132,7 +131,6 @@ def load(
                 with lock:
                     lag.append(max(0.0, now - due[k]))
                     if r.status_code == 200:
-                        due_ms[k] = due[k] * 1000
                         acked[k] = time.time()
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
@@ -147,9 +145,9 @@ def load(
         t.join()
     last_ack = max(acked.values(), default=time.time())
     return {
-        "due_ms": due_ms,
+        "due_ms": {k: due[k] * 1000 for k in acked},  # acknowledged batches only
         "offered": total * batch_records,
-        "records": len(due_ms) * batch_records,
+        "records": len(acked) * batch_records,
         "seconds": last_ack - start,
         "max_send_lag_s": max(lag, default=0.0),
         "ack_s": np.array([t - due[k] for k, t in acked.items()]),
