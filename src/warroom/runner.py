@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,13 +44,16 @@ class RunOptions:
     catalog: Path | None = None
     config: EngineConfig = field(default_factory=EngineConfig)
     batch_bytes: int = files.DEFAULT_BATCH_BYTES
-    batch_rows: int = 131_072
+    # Arrow / Parquet rows a step. A chunk's decoding frees ~1.3 KB of intermediates a
+    # row at once: 10 M events from Arrow peaked 100-150 MiB lower than with 131,072.
+    batch_rows: int = 65_536
     checkpoint_seconds: float = 2.0
     # Also checkpoint once this many finalised cells wait in memory: the native engine
     # makes ~0.5 cells per event, and a checkpoint holds them about three times over
     # (labelled, sorted, written). 10 M events: peak 2,003 MiB with 6 s between
-    # checkpoints, 1,426 MiB with this bound, and no slower.
-    checkpoint_cells: int = 250_000
+    # checkpoints, 1,426 MiB at 250,000 cells; from Arrow 60-150 MiB less at 125,000
+    # than at 250,000, for ~2 % more time (docs/benchmarks.md, session 10).
+    checkpoint_cells: int = 125_000
     flush_at_end: bool = True
     live_speed: float | None = None  # pace the input by event time (the demo's live mode)
 
@@ -274,18 +276,27 @@ class Runner:
 
     # -- internals --------------------------------------------------------------
     def _decoded(self) -> Iterator[tuple[files.Chunk, DecodedBatch]]:
-        """Chunks with their decoded batches, in order; the next batch is decoded in a
-        thread while the engine works on this one (polars releases the GIL)."""
-        ahead: deque[tuple[files.Chunk, Future[DecodedBatch]]] = deque()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
-            for chunk in self._chunks():
-                ahead.append((chunk, pool.submit(self._decode, chunk)))
-                if len(ahead) > 1:
-                    done, future = ahead.popleft()
-                    yield done, future.result()
-            while ahead:
-                done, future = ahead.popleft()
-                yield done, future.result()
+        """Chunks with their decoded batches, in order. The next chunk is read and decoded
+        in a thread while the engine works on this one (polars, the scanner and file
+        reads release the GIL); the one thread takes the chunks in turn, so the source
+        is never read from two threads at once."""
+        chunks = iter(self._chunks())
+
+        def read_and_decode() -> tuple[files.Chunk, DecodedBatch] | None:
+            chunk = next(chunks, None)
+            return None if chunk is None else (chunk, self._decode(chunk))
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+        try:
+            ahead = pool.submit(read_and_decode)
+            while (item := ahead.result()) is not None:
+                ahead = pool.submit(read_and_decode)
+                yield item
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # the file, once no thread reads it
 
     def _chunks(self) -> Any:
         if self.opts.live_speed is not None:
