@@ -204,15 +204,23 @@ def test_a_failed_background_checkpoint_stops_the_run_and_a_resume_is_equal(
     assert dump(Store.open(tmp_path / "failed")) == expected
 
 
+@pytest.mark.parametrize("fails", ["commit", "labelling"])
 @pytest.mark.parametrize("background", [False, True])
 def test_a_failed_checkpoint_is_written_by_the_next(
-    events_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, background: bool
+    events_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    background: bool,
+    fails: str,
 ) -> None:
     """The server's writer goes on after a group commit fails (its requests get the
     error): what that commit held is pending again, and the next one writes it, so the
     store ends equal to a clean run's. In the background (the server's way), the
     engine has gone on meanwhile, and the runs and rollup parts the failed commit held
-    were already counted as written; a resume from the last checkpoint must find them."""
+    were already counted as written; a resume from the last checkpoint must find them.
+    New cells are labelled in the checkpoint thread: labelling can fail there too (at a
+    checkpoint's second period, after its first was labelled)."""
+    import warroom.runner
     from conftest import RATES_DOC
     from warroom.runner import Runner, RunOptions
     from warroom.sources import files
@@ -233,7 +241,18 @@ def test_a_failed_checkpoint_is_written_by_the_next(
             raise OSError("database is locked")
         commit(store, cp)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "commit", flaky)
+    label_with, labelled = warroom.runner.label_with, []
+
+    def flaky_labels(cells: object, table: object) -> object:
+        labelled.append(cells)
+        if len(labelled) in (2, 3):  # each fails one checkpoint, maybe at its 2nd period
+            raise MemoryError("labels")
+        return label_with(cells, table)  # type: ignore[arg-type]
+
+    if fails == "commit":
+        monkeypatch.setattr(Store, "commit", flaky)
+    else:
+        monkeypatch.setattr(warroom.runner, "label_with", flaky_labels)
     runner = Runner(options(tmp_path / "server"))
     failed = 0
     for chunk in files.ndjson_chunks(str(events_file), batch_bytes=1 << 20):
@@ -242,15 +261,15 @@ def test_a_failed_checkpoint_is_written_by_the_next(
         runner.feed_many([(batch, str(events_file))], (chunk.end_offset, chunk.end_line))
         try:
             runner.wait_for_writes()  # the pipeline's way: the one before, landed or not
-        except OSError:
+        except (OSError, MemoryError):
             failed += 1
         try:
             runner.checkpoint(complete=False, background=background)
-        except OSError:
+        except (OSError, MemoryError):
             failed += 1
     try:
         runner.wait_for_writes()
-    except OSError:
+    except (OSError, MemoryError):
         failed += 1
     assert failed == 2
     if background:  # resume from the last checkpoint that landed, as after a crash

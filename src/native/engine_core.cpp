@@ -72,7 +72,6 @@ class IndexMap {
     keys.clear();
   }
   size_t size() const { return keys.size(); }
-
   // the key's index and whether it was added now
   std::pair<int64_t, bool> insert(const Key& k) {
     if ((keys.size() + 1) * 2 > slots_.size()) grow();
@@ -367,15 +366,26 @@ class Core {
   int64_t max_ts = NEVER, closed_before = NEVER, seq = 0;
 
   Core(int64_t lateness, int64_t dedup_horizon, int64_t order_horizon,
-       std::vector<std::pair<int, int>> gsets, std::vector<bool> local)
+       std::vector<std::pair<int, int>> gsets, std::vector<bool> local, std::vector<int> parent)
       : lateness_(lateness),
         dedup_horizon_(dedup_horizon),
         order_horizon_(order_horizon),
         gsets_(std::move(gsets)),
         local_(std::move(local)),
+        parent_(std::move(parent)),
         seen_(1, true, 0),
         orders_(2 + 6, false, 1) {
-    if (local_.size() != gsets_.size()) throw std::invalid_argument("one local flag per gset");
+    if (local_.size() != gsets_.size() || parent_.size() != gsets_.size())
+      throw std::invalid_argument("one local flag and one parent per gset");
+    for (size_t g = 0; g < gsets_.size(); ++g) {  // a parent is a finer set of fine cells
+      const int p = parent_[g];
+      if (p < 0) continue;
+      if (p >= static_cast<int>(gsets_.size()) || parent_[p] >= 0 || local_[p] != local_[g])
+        throw std::invalid_argument("a parent must be summed from the fine cells, alike in money");
+      for (int d : {gsets_[g].first, gsets_[g].second})
+        if (d >= 0 && d != gsets_[p].first && d != gsets_[p].second)
+          throw std::invalid_argument("a parent must hold its child's dimensions");
+    }
   }
 
   // One batch, in input order. `dims` is (8, n) dictionary codes, unmasked. Returns
@@ -506,6 +516,7 @@ class Core {
   int64_t lateness_, dedup_horizon_, order_horizon_;
   std::vector<std::pair<int, int>> gsets_;  // dimension positions; -1: none
   std::vector<bool> local_;                 // the gset keeps money in local units
+  std::vector<int> parent_;                 // the gset whose cells it is summed from; -1: fine
   Index seen_;    // id -> ts of its latest fresh record
   Index orders_;  // order -> seq, ts and dims of its first line
   std::vector<Pending> pending_;
@@ -609,6 +620,7 @@ class Core {
       for (int j = 0; j < N_METRICS; ++j)
         if (add[j] != 0) nonzero[used++] = j, used_base += j < GMV_LOCAL;
       for (size_t g = 0; g < G; ++g) {
+        if (parent_[g] >= 0) continue;  // below, from its parent's far fewer cells
         auto [a, b] = gsets_[g];
         CellKey ck{fk.win, a >= 0 ? fk.dims[a] : 0, b >= 0 ? fk.dims[b] : 0, static_cast<int32_t>(g)};
         auto [at, added] = cells.insert(ck);
@@ -618,6 +630,29 @@ class Core {
         for (int j = 0; j < upto; ++j) m[nonzero[j]] += add[nonzero[j]];
         fine_cells[f * G + g] = at;
       }
+    }
+    // 2b. the coarser sets from their parents' cells (additive metrics: distinct ones are
+    // counted below), and each fine group's cell in them
+    std::vector<int64_t> child_of;  // a parent's cell -> its child's cell
+    const size_t parent_cells = cells.size();
+    for (size_t g = 0; g < G; ++g) {
+      const int p = parent_[g];
+      if (p < 0) continue;
+      child_of.assign(parent_cells, -1);
+      const auto [a, b] = gsets_[g];
+      const int pa = gsets_[p].first;  // a child's dimension is the parent's first or second
+      for (size_t c = 0; c < parent_cells; ++c) {
+        const CellKey pk = cells.keys[c];  // a copy: inserting may move the keys
+        if (pk.gset != p) continue;
+        auto pick = [&](int d) { return d < 0 ? 0 : d == pa ? pk.k1 : pk.k2; };
+        auto [at, added] = cells.insert(CellKey{pk.win, pick(a), pick(b), static_cast<int32_t>(g)});
+        if (added) metrics.resize(metrics.size() + N_METRICS, 0);
+        int64_t* m = &metrics[at * N_METRICS];
+        const int64_t* from = &metrics[c * N_METRICS];
+        for (int j = 0; j < N_METRICS; ++j) m[j] += from[j];
+        child_of[c] = at;
+      }
+      for (size_t f = 0; f < fine.size(); ++f) fine_cells[f * G + g] = child_of[fine_cells[f * G + p]];
     }
     // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers.
     // Lines sorted by order (then by buyer): each run of one hash adds 1 to each distinct
@@ -754,7 +789,8 @@ PYBIND11_MODULE(_engine_core, m) {
       .def("encode", &warroom::StrDict::encode)
       .def("__len__", &warroom::StrDict::size);
   py::class_<Core>(m, "Core")
-      .def(py::init<int64_t, int64_t, int64_t, std::vector<std::pair<int, int>>, std::vector<bool>>())
+      .def(py::init<int64_t, int64_t, int64_t, std::vector<std::pair<int, int>>, std::vector<bool>,
+                    std::vector<int>>())
       .def("process", &Core::process)
       .def("flush", &Core::flush)
       .def_property_readonly("seen", &Core::seen, py::return_value_policy::reference_internal)

@@ -23,7 +23,7 @@ from warroom.contract.decode import DecodedBatch, Decoder, Quarantined
 from warroom.contract.rates import RatesTable
 from warroom.engine.config import EngineConfig
 from warroom.engine.cube import GSETS, METRIC_COLS
-from warroom.engine.engine import SECOND, Counters, StepResult
+from warroom.engine.engine import SECOND, Counters, LabelTable, StepResult, label_with
 from warroom.engine.native import new_engine
 from warroom.engine.rollup import Part
 from warroom.engine.runs import Run
@@ -65,6 +65,9 @@ class _Writing:
     landed: Future[None]
     commit: Commit  # its runs are the engine's; its parts are copies of these
     parts: list[Part]
+    # its new cells by period, labelled in the checkpoint thread into `commit.cells` (and
+    # then emptied): if that fails, the next checkpoint takes them
+    unlabelled: dict[int, pl.DataFrame]
 
 
 @dataclass
@@ -192,10 +195,9 @@ class Runner:
         state = engine.state_blob()  # first: it drains the index logs into new runs
         new_runs = [r for idx in (engine.seen, engine.orders) for r in idx.runs if not r.persisted]
         new_parts = [part for r in rollups for part in r.parts if not part.persisted]
-        cells = {period: list(frames) for period, frames in retry.cells.items()}
-        for period, frames in pending.cells.items():
-            if frames:
-                cells.setdefault(period, []).append(engine.label(pl.concat(frames)))
+        # new frames (a frame is read by one thread at a time: see command/order_index.py)
+        unlabelled = {p: pl.concat(frames) for p, frames in pending.cells.items() if frames}
+        labels = engine.label_table()
         commit = Commit(
             source=self.source,
             offset=self.offset,
@@ -204,7 +206,7 @@ class Runner:
             state=state,
             new_runs=new_runs,
             dropped_runs=retry.dropped_runs + engine.seen.dropped + engine.orders.dropped,
-            cells=cells,
+            cells={period: list(frames) for period, frames in retry.cells.items()},  # labelled
             quarantined=retry.quarantined + pending.quarantined,
             late=retry.late + pending.late,
             participants={n: part.checkpoint_state() for n, part in self.participants.items()},
@@ -216,6 +218,7 @@ class Runner:
         closed_before = engine.closed_before
         prune_before = engine.max_ts - self.opts.config.retention_1s_ms
         if not background:
+            _label(commit, unlabelled, labels)
             self._write(commit, closed_before, prune_before)  # raises: all still pending
             self._handed_over(new_runs, new_parts, rollups)
             self._committed()
@@ -225,8 +228,10 @@ class Runner:
         self._handed_over(new_runs, new_parts, rollups)  # the engine reads on meanwhile
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        landed = self._writer.submit(self._write, commit, closed_before, prune_before)
-        self._writing = _Writing(landed, commit, new_parts)
+        landed = self._writer.submit(
+            self._label_and_write, commit, unlabelled, labels, closed_before, prune_before
+        )
+        self._writing = _Writing(landed, commit, new_parts, unlabelled)
         return landed
 
     def _handed_over(self, runs: list[Run], parts: list[Part], rollups: list[Any]) -> None:
@@ -257,12 +262,25 @@ class Runner:
         for item in (*failed.commit.new_runs, *failed.parts):  # a failed one keeps them
             item.persisted = False
         self._retry = failed.commit  # its cells (labelled), bad records and deletions
+        for period, frame in failed.unlabelled.items():  # its labelling failed: again
+            self._pending.cells.setdefault(period, []).insert(0, frame)
 
     def _committed(self) -> None:
         for part in self.participants.values():
             confirm = getattr(part, "committed", None)  # Journaled: its delta is on disk
             if confirm is not None:
                 confirm()
+
+    def _label_and_write(
+        self,
+        p: Commit,
+        unlabelled: dict[int, pl.DataFrame],
+        labels: LabelTable,
+        closed_before: int,
+        prune_before: int,
+    ) -> None:
+        _label(p, unlabelled, labels)
+        self._write(p, closed_before, prune_before)
 
     def _write(self, p: Commit, closed_before: int, prune_before: int) -> None:
         self.store.commit(p)
@@ -309,9 +327,14 @@ class Runner:
 
     def _decode(self, chunk: files.Chunk) -> DecodedBatch:
         if chunk.table is not None:
-            return self.decoder.decode_arrow(chunk.table, chunk.first_line)
-        assert chunk.data is not None
-        return self.decoder.decode_ndjson(chunk.data, chunk.first_line)
+            batch = self.decoder.decode_arrow(chunk.table, chunk.first_line)
+        else:
+            assert chunk.data is not None
+            batch = self.decoder.decode_ndjson(chunk.data, chunk.first_line)
+        precode = getattr(self.engine, "precode", None)  # the native engine's
+        if precode is not None:
+            precode(batch)  # in this thread, beside the engine: it alone codes in `run`
+        return batch
 
     def _collect(
         self, batch: DecodedBatch | None, step: StepResult, source: str | None = None
@@ -391,6 +414,15 @@ class Runner:
     @staticmethod
     def _empty_commit() -> Commit:
         return Commit("", 0, 0, False, b"", [], [], {}, [], [])
+
+
+def _label(p: Commit, unlabelled: dict[int, pl.DataFrame], labels: LabelTable) -> None:
+    """The new cells labelled and sorted into the commit, all or none; `unlabelled` is
+    emptied once they are in it."""
+    labelled = {period: label_with(frame, labels) for period, frame in unlabelled.items()}
+    for period, frame in labelled.items():
+        p.cells.setdefault(period, []).append(frame)
+    unlabelled.clear()
 
 
 def load_catalog_categories(path: Path) -> dict[str, str]:

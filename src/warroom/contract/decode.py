@@ -214,6 +214,9 @@ class DecodedBatch:
     quarantined: list[Quarantined] = field(default_factory=list)
     records: int = 0  # non-blank lines (or rows) read
     sku_changes: list[dict[str, Any]] = field(default_factory=list)  # pos + parsed record
+    # the engine's dimension, latency and status codes of `frame`, when the thread that
+    # decoded the batch also coded it (`NativeEngine.precode`); the engine codes it if not
+    codes: Any = None
 
 
 class Decoder:

@@ -98,7 +98,7 @@ FINE_KEYS: Final = ("win", *DIMS)
 PAIRS: Final = tuple(g for g in GSETS if len(g) == 2 and "currency" not in g)
 # Each single dimension and the market are summed from a pair that holds them, which
 # has far fewer rows than the events; merchant, outside every pair, from the fine cells.
-_PARENT: Final = {
+PARENT: Final = {
     ("region",): ("region", "channel"),
     ("country",): ("country", "method"),
     ("channel",): ("channel", "method"),
@@ -164,7 +164,7 @@ def aggregate(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     additive[("campaign", "currency")] = fine.group_by(["win", "campaign", "currency"]).agg(
         _SUMS_LOCAL
     )
-    for gset, parent in _PARENT.items():
+    for gset, parent in PARENT.items():
         sums = _SUMS_LOCAL if "currency" in gset else _SUMS
         additive[gset] = additive[parent].group_by(["win", *gset]).agg(sums)
     stacked = pl.concat(

@@ -306,26 +306,18 @@ class Engine:
         return done.with_columns(**{d: pl.Series(v, dtype=pl.Int32) for d, v in updates.items()})
 
     def label(self, cells: pl.DataFrame) -> pl.DataFrame:
-        """Cells with k1/k2 as the dimension values (strings), sorted by key.
+        """Cells with k1/k2 as the dimension values (strings), sorted by key."""
+        return label_with(cells, self.label_table())
 
-        Every dictionary's values sit in one table, each dimension from its own offset,
-        so each key column is one gather (a filter and two gathers per grouping set
-        cost three times as much)."""
-        if cells.height == 0:
-            return cells
+    def label_table(self) -> LabelTable:
+        """Every dictionary's values in one table, each dimension from its own offset: what
+        `label_with` needs, taken once so that another thread can label with it while the
+        dictionaries grow."""
         table, offset = [""], {}
         for d in DIMS:
             offset[d] = len(table)
             table.extend(self.dicts[d].values)
-        strings = pl.Series(table, dtype=pl.String)
-        gset = cells["gset"].to_numpy().astype(np.int64)
-        keys = {}
-        for i, col in enumerate(("k1", "k2")):
-            # offset of the dimension at key position i in each grouping set; -1: none
-            off = np.asarray([offset[g[i]] if len(g) > i else -1 for g in GSETS], np.int64)
-            at = off[gset]
-            keys[col] = strings.gather(np.where(at >= 0, at + cells[col].to_numpy(), 0))
-        return cells.with_columns(**keys).select(*KEY_COLS, *METRIC_COLS).sort(list(KEY_COLS))
+        return LabelTable(pl.Series(table, dtype=pl.String), offset)
 
     def set_catalog(self, sku_category: dict[str, str]) -> None:
         self.sku_category = dict(sku_category)
@@ -340,7 +332,7 @@ class Engine:
                 "closed_before": self.closed_before,
                 "seq": self.seq,
                 "counters": self.counters,
-                "dicts": {d: v.values for d, v in self.dicts.items()},
+                "dicts": {d: list(v.values) for d, v in self.dicts.items()},  # a snapshot
                 "sku_category": self.sku_category,
                 "pending": self.pending,
                 "rollup_parts": {p: r.state() for p, r in self.rollups.items()},
@@ -381,3 +373,24 @@ def _fresh_changes(changes: list[dict[str, Any]], dup_pos: np.ndarray) -> list[d
 
 def _source_col(dim: str) -> str:
     return {"merchant": "merchant_id"}.get(dim, dim)
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    strings: pl.Series  # "" then every dimension's values
+    offset: dict[str, int]  # where each dimension's values begin in `strings`
+
+
+def label_with(cells: pl.DataFrame, table: LabelTable) -> pl.DataFrame:
+    """`Engine.label` with a table taken before: each key column is one gather (a filter
+    and two gathers per grouping set cost three times as much)."""
+    if cells.height == 0:
+        return cells
+    gset = cells["gset"].to_numpy().astype(np.int64)
+    keys = {}
+    for i, col in enumerate(("k1", "k2")):
+        # offset of the dimension at key position i in each grouping set; -1: none
+        off = np.asarray([table.offset[g[i]] if len(g) > i else -1 for g in GSETS], np.int64)
+        at = off[gset]
+        keys[col] = table.strings.gather(np.where(at >= 0, at + cells[col].to_numpy(), 0))
+    return cells.with_columns(**keys).select(*KEY_COLS, *METRIC_COLS).sort(list(KEY_COLS))

@@ -40,6 +40,8 @@ except ImportError:  # built without a C++ compiler
 # Each grouping set as the positions of its dimensions in DIMS (-1: none).
 _GSET_DIMS = [tuple(DIMS.index(g[i]) if len(g) > i else -1 for i in range(2)) for g in GSETS]
 _LOCAL = [gid in VIEW_ONLY for gid in range(len(GSETS))]
+# the coarse sets are summed from a pair's cells (cube.PARENT), as the reference does
+_PARENTS = [GSETS.index(cube.PARENT[g]) if g in cube.PARENT else -1 for g in GSETS]
 _SEEN_COLS = {"ts": np.int64}
 _ORDER_COLS = {"seq": np.int64, "ts": np.int64, **{d: np.int32 for d in ORDER_DIMS}}
 # A persisted log longer than _COMPACT_AT times the live entries (plus the slack: small
@@ -145,7 +147,7 @@ class NativeEngine(Engine):
         c = config or EngineConfig()
         assert _engine_core is not None and len(METRIC_COLS) == _engine_core.N_METRICS
         self.core = _engine_core.Core(
-            c.lateness_ms, c.dedup_horizon_ms, c.order_horizon_ms, _GSET_DIMS, _LOCAL
+            c.lateness_ms, c.dedup_horizon_ms, c.order_horizon_ms, _GSET_DIMS, _LOCAL, _PARENTS
         )
         super().__init__(c)
         self.seen = LoggedIndex(self.core.seen, _SEEN_COLS)  # type: ignore[assignment]
@@ -176,12 +178,23 @@ class NativeEngine(Engine):
             *(frame[c].to_numpy() for c in ("value_base", "value_minor", "status", "lat_bucket")),
         )
 
+    def precode(self, batch: DecodedBatch) -> None:
+        """The batch's codes, ahead of `process`: `run` codes each batch in the thread that
+        decoded it, in input order, so codes are given in first-appearance order as
+        `process` would give them. Only one thread may code (the dictionaries grow)."""
+        if batch.frame.height:
+            batch.codes = self._codes_of(batch.frame)
+
+    def _codes_of(self, f: pl.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], Any, Any]:
+        kind = f["kind"].to_numpy()
+        return (kind, *self._coded(f, kind))
+
     def process(self, batch: DecodedBatch) -> StepResult:
         if not self._count_read(batch):
             return StepResult()
         f = batch.frame
-        kind = f["kind"].to_numpy()
-        codes, lat_bucket, status = self._coded(f, kind)
+        coded = batch.codes if batch.codes is not None else self._codes_of(f)
+        kind, codes, lat_bucket, status = coded
         first_seq, closed_before = self.seq, self.closed_before
         dup, late, cells = self.core.process(
             kind,
