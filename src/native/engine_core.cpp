@@ -559,7 +559,8 @@ class Core {
     }
     if (!any) return py::none();
     return py::make_tuple(cell_columns(out.cells, out.metrics),
-                          register_columns(out.minutes, out.regs, out.rank));
+                          register_columns(out.minutes, out.regs, out.rank),
+                          cell_columns(out.minutes, out.minute_metrics));
   }
 
   // Payments, refunds and shipments take their order's dimensions if the order arrived
@@ -584,7 +585,8 @@ class Core {
   // The per-second cells of every grouping set, and the minute registers of their buyers.
   struct Cells {
     IndexMap<CellKey> cells, minutes;
-    std::vector<int64_t> metrics;  // N_METRICS a cell
+    std::vector<int64_t> metrics;         // N_METRICS a cell
+    std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
     IndexMap<RegKey> regs;
     std::vector<int16_t> rank;
   };
@@ -700,6 +702,22 @@ class Core {
       if (added) rank.push_back(r);
       else rank[at] = std::max(rank[at], r);
     });
+    // 4. the cells summed to their minute: the minute rollup's part (Rollup.add took a
+    // polars group-by per step for it). Orders add up (an order's lines share a second);
+    // buyers add up too, as in the group-by: a closing minute replaces them by its HLL's.
+    for (size_t c = 0; c < cells.size(); ++c) {
+      if (minute_of[c] >= 0) continue;
+      CellKey mk = cells.keys[c];
+      mk.win = floor_div(mk.win, MINUTE) * MINUTE;
+      minute_of[c] = minutes.insert(mk).first;
+    }
+    std::vector<int64_t>& per_minute = out.minute_metrics;
+    per_minute.assign(minutes.size() * N_METRICS, 0);
+    for (size_t c = 0; c < cells.size(); ++c) {
+      int64_t* m = &per_minute[minute_of[c] * N_METRICS];
+      const int64_t* from = &metrics[c * N_METRICS];
+      for (int j = 0; j < N_METRICS; ++j) m[j] += from[j];
+    }
   }
 
   static void contribute(const FineKey& k, int64_t n, int64_t v, int64_t u, int64_t* m) {

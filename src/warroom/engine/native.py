@@ -224,7 +224,7 @@ class NativeEngine(Engine):
         out: dict[int, pl.DataFrame] = {}
         if finalised is not None:
             cells, registers = _cells_frame(finalised[0]), _registers_frame(finalised[1])
-            self.rollups[MINUTE].add(cells, registers)
+            self.rollups[MINUTE].add(cells, registers, per_period=_cells_frame(finalised[2]))
             out[SECOND] = cells
         self._close_periods(out, end)
         return out

@@ -67,16 +67,27 @@ class Rollup:
         self.dropped: list[int] = []  # persisted part ids replaced since the last checkpoint
         self.oldest: int | None = None  # start of the oldest open period
 
-    def add(self, cells: pl.DataFrame, sketch: pl.DataFrame) -> None:
-        """Finer cells and their sparse HLL registers (win in ms, any finer period)."""
+    def add(
+        self,
+        cells: pl.DataFrame,
+        sketch: pl.DataFrame,
+        per_period: pl.DataFrame | None = None,
+    ) -> None:
+        """Finer cells and their sparse HLL registers (win in ms, any finer period).
+        `per_period`: the same cells already summed to this period, if the caller has
+        them (the native engine's core sums them; a group-by here cost 7 ms a step)."""
         period = self.period_ms
         first = int(cells["win"].min()) // period * period  # type: ignore[arg-type]
         self.oldest = first if self.oldest is None else min(self.oldest, first)
-        self.parts.append(
-            Part(
+        if per_period is None:
+            per_period = (
                 cells.with_columns(pl.col("win") // period * period)
                 .group_by(_KEYS)
-                .agg([pl.col(c).sum() for c in METRIC_COLS]),
+                .agg([pl.col(c).sum() for c in METRIC_COLS])
+            )
+        self.parts.append(
+            Part(
+                per_period.select(*_KEYS, *METRIC_COLS),
                 sketch.with_columns(pl.col("win") // period * period),
             )
         )
