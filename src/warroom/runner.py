@@ -45,14 +45,14 @@ class RunOptions:
     config: EngineConfig = field(default_factory=EngineConfig)
     batch_bytes: int = files.DEFAULT_BATCH_BYTES
     # Arrow / Parquet rows a step. A chunk's decoding frees ~1.3 KB of intermediates a
-    # row at once: 10 M events from Arrow peaked 100-150 MiB lower than with 131,072.
+    # row at once: 10 M events from Arrow peaked 90-160 MiB lower than with 131,072.
     batch_rows: int = 65_536
     checkpoint_seconds: float = 2.0
     # Also checkpoint once this many finalised cells wait in memory: the native engine
     # makes ~0.5 cells per event, and a checkpoint holds them about three times over
     # (labelled, sorted, written). 10 M events: peak 2,003 MiB with 6 s between
-    # checkpoints, 1,426 MiB at 250,000 cells; from Arrow 60-150 MiB less at 125,000
-    # than at 250,000, for ~2 % more time (docs/benchmarks.md, session 10).
+    # checkpoints, 1,426 MiB at 250,000 cells; from Arrow 100-200 MiB less at 125,000
+    # than at 250,000, for 2-5 % more time (docs/benchmarks.md, session 10).
     checkpoint_cells: int = 125_000
     flush_at_end: bool = True
     live_speed: float | None = None  # pace the input by event time (the demo's live mode)
