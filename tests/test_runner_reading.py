@@ -104,6 +104,7 @@ def test_codes_given_in_the_decode_thread_are_the_engines(
     import random
 
     from eventgen import stream
+    from warroom.engine.engine import Engine
     from warroom.engine.native import NativeEngine
     from warroom.store.db import Store
     from warroom.store.dump import dump
@@ -135,6 +136,6 @@ def test_codes_given_in_the_decode_thread_are_the_engines(
     coded_ahead = run(tmp_path / "ahead")
     assert len(coders) > 10 and all(name.startswith("decode") for name in coders)
     coders.clear()
-    monkeypatch.setattr(NativeEngine, "precode", None)  # the runner then leaves it be
+    monkeypatch.setattr(NativeEngine, "precode", Engine.precode)  # codes in `process`
     assert run(tmp_path / "in_engine") == coded_ahead
     assert len(coders) > 10 and set(coders) == {threading.main_thread().name}

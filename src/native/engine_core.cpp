@@ -72,6 +72,7 @@ class IndexMap {
     keys.clear();
   }
   size_t size() const { return keys.size(); }
+
   // the key's index and whether it was added now
   std::pair<int64_t, bool> insert(const Key& k) {
     if ((keys.size() + 1) * 2 > slots_.size()) grow();
@@ -663,9 +664,15 @@ class Core {
     for (size_t i = 0; i < done.size(); ++i)
       if (done[i].kind == K_ORDER) by_hash.push_back({done[i].order_hash, static_cast<int64_t>(i)});
     const size_t lines = by_hash.size();
+    // each cell's minute: the buyers' registers and the minute rollup's part are keyed by it
     IndexMap<CellKey>& minutes = out.minutes;
     minutes.reset(cells.size() / 4);
-    std::vector<int64_t> minute_of(cells.size(), -1);
+    std::vector<int64_t> minute_of(cells.size());
+    for (size_t c = 0; c < cells.size(); ++c) {
+      CellKey mk = cells.keys[c];
+      mk.win = floor_div(mk.win, MINUTE) * MINUTE;
+      minute_of[c] = minutes.insert(mk).first;
+    }
     IndexMap<RegKey>& regs = out.regs;
     regs.reset(lines * G / 2);
     std::vector<int16_t>& rank = out.rank;
@@ -693,11 +700,6 @@ class Core {
       const uint64_t user = done[row].user_hash;
       const uint64_t low = user & ((uint64_t(1) << 52) - 1);
       const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
-      if (minute_of[c] < 0) {
-        CellKey mk = cells.keys[c];
-        mk.win = floor_div(mk.win, MINUTE) * MINUTE;
-        minute_of[c] = minutes.insert(mk).first;
-      }
       auto [at, added] = regs.insert(RegKey{minute_of[c], static_cast<int64_t>(user >> 52)});
       if (added) rank.push_back(r);
       else rank[at] = std::max(rank[at], r);
@@ -705,12 +707,6 @@ class Core {
     // 4. the cells summed to their minute: the minute rollup's part (Rollup.add took a
     // polars group-by per step for it). Orders add up (an order's lines share a second);
     // buyers add up too, as in the group-by: a closing minute replaces them by its HLL's.
-    for (size_t c = 0; c < cells.size(); ++c) {
-      if (minute_of[c] >= 0) continue;
-      CellKey mk = cells.keys[c];
-      mk.win = floor_div(mk.win, MINUTE) * MINUTE;
-      minute_of[c] = minutes.insert(mk).first;
-    }
     std::vector<int64_t>& per_minute = out.minute_metrics;
     per_minute.assign(minutes.size() * N_METRICS, 0);
     for (size_t c = 0; c < cells.size(); ++c) {

@@ -217,9 +217,8 @@ class Runner:
         )
         closed_before = engine.closed_before
         prune_before = engine.max_ts - self.opts.config.retention_1s_ms
-        if not background:
-            _label(commit, unlabelled, labels)
-            self._write(commit, closed_before, prune_before)  # raises: all still pending
+        if not background:  # raises: all still pending
+            self._label_and_write(commit, unlabelled, labels, closed_before, prune_before)
             self._handed_over(new_runs, new_parts, rollups)
             self._committed()
             landed: Future[None] = Future()
@@ -331,9 +330,7 @@ class Runner:
         else:
             assert chunk.data is not None
             batch = self.decoder.decode_ndjson(chunk.data, chunk.first_line)
-        precode = getattr(self.engine, "precode", None)  # the native engine's
-        if precode is not None:
-            precode(batch)  # in this thread, beside the engine: it alone codes in `run`
+        self.engine.precode(batch)  # in this thread, beside the engine: it alone codes here
         return batch
 
     def _collect(

@@ -216,7 +216,7 @@ class DecodedBatch:
     sku_changes: list[dict[str, Any]] = field(default_factory=list)  # pos + parsed record
     # the engine's dimension, latency and status codes of `frame`, when the thread that
     # decoded the batch also coded it (`NativeEngine.precode`); the engine codes it if not
-    codes: Any = None
+    codes: tuple[Any, ...] | None = None
 
 
 class Decoder:

@@ -109,6 +109,10 @@ class Engine:
         self.rollups = {MINUTE: Rollup(MINUTE), HOUR: Rollup(HOUR)}
 
     # -- the stream -------------------------------------------------------------
+    def precode(self, batch: DecodedBatch) -> None:
+        """Code the batch ahead of `process`, in the thread that decoded it (`run`). The
+        reference codes batch-wise inside `process`, so it does nothing here."""
+
     def process(self, batch: DecodedBatch) -> StepResult:
         if not self._count_read(batch):
             return StepResult()

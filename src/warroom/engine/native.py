@@ -185,7 +185,9 @@ class NativeEngine(Engine):
         if batch.frame.height:
             batch.codes = self._codes_of(batch.frame)
 
-    def _codes_of(self, f: pl.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray], Any, Any]:
+    def _codes_of(
+        self, f: pl.DataFrame
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
         kind = f["kind"].to_numpy()
         return (kind, *self._coded(f, kind))
 

@@ -75,7 +75,8 @@ class Rollup:
     ) -> None:
         """Finer cells and their sparse HLL registers (win in ms, any finer period).
         `per_period`: the same cells already summed to this period, if the caller has
-        them (the native engine's core sums them; a group-by here cost 7 ms a step)."""
+        them (the native engine's core sums them: this group-by took 0.30-0.33 s of the
+        2 M replay, the hours' included)."""
         period = self.period_ms
         first = int(cells["win"].min()) // period * period  # type: ignore[arg-type]
         self.oldest = first if self.oldest is None else min(self.oldest, first)

@@ -170,7 +170,7 @@ class _Mapped:
     """An Arrow IPC file or stream read from a memory map of it."""
 
     reader: ipc.RecordBatchFileReader | ipc.RecordBatchStreamReader
-    map: mmap.mmap | None
+    map: mmap.mmap
     base: int  # the map's address
 
     def span(self, rb: pa.RecordBatch) -> tuple[int, int] | None:
@@ -186,7 +186,7 @@ class _Mapped:
         return min(o for o, _ in offsets), max(o + n for o, n in offsets)
 
     def drop(self, lo: int, hi: int) -> None:
-        if self.map is None or not hasattr(self.map, "madvise"):
+        if not hasattr(self.map, "madvise"):  # not on every platform
             return
         start = lo // mmap.PAGESIZE * mmap.PAGESIZE
         if 0 <= start < hi <= len(self.map):
