@@ -20,7 +20,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "cells.hpp"
 #include "mix.hpp"
+#include "rollup_merge.hpp"
 #include "str_dict.hpp"
 
 namespace py = pybind11;
@@ -39,85 +41,13 @@ constexpr int64_t SECOND = 1000, MINUTE = 60000;
 constexpr int64_t FOREVER = INT64_MAX / 4;
 constexpr int64_t NEVER = INT64_MIN / 4;
 
-// cube.py METRIC_COLS, in order
-enum Metric : int {
-  GMV, ORDER_LINES, ORDERS, BUYERS, VISITS, PAY_ATTEMPTS, PAY_SUCCESSES, PAY_AMOUNT, REFUNDS,
-  REFUND_AMOUNT, SHIPMENTS, DELIVERIES, RETURNS, SKU_CHANGES, LAT0,
-  GMV_LOCAL = LAT0 + 16, PAY_AMOUNT_LOCAL, REFUND_AMOUNT_LOCAL, N_METRICS
-};
-constexpr int N_LAT = 16;
-
 inline int64_t floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 inline int64_t window_of(int64_t ts) { return floor_div(ts, SECOND) * SECOND; }
 
-using warroom::mix;
-
-// Open addressing, linear probing: key -> dense index (insertion order); the per-batch
-// maps of the aggregation (no deletes).
-template <class Key>
-class IndexMap {
- public:
-  std::vector<Key> keys;
-
-  explicit IndexMap(size_t capacity = 16) { reset(capacity); }
-
-  void reset(size_t capacity) {
-    size_t cap = 16;
-    while (cap < capacity * 2) cap <<= 1;
-    slots_.assign(cap, -1);
-    mask_ = cap - 1;
-    keys.clear();
-  }
-  size_t size() const { return keys.size(); }
-
-  // the key's index and whether it was added now
-  std::pair<int64_t, bool> insert(const Key& k) {
-    if ((keys.size() + 1) * 2 > slots_.size()) grow();
-    for (size_t s = Key::hash(k) & mask_;; s = (s + 1) & mask_) {
-      int64_t at = slots_[s];
-      if (at < 0) {
-        slots_[s] = static_cast<int64_t>(keys.size());
-        keys.push_back(k);
-        return {slots_[s], true};
-      }
-      if (keys[at] == k) return {at, false};
-    }
-  }
-
- private:
-  std::vector<int64_t> slots_;
-  size_t mask_ = 0;
-
-  void grow() {
-    std::vector<int64_t> old;
-    old.swap(slots_);
-    slots_.assign(old.size() * 2, -1);
-    mask_ = slots_.size() - 1;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      size_t s = Key::hash(keys[i]) & mask_;
-      while (slots_[s] >= 0) s = (s + 1) & mask_;
-      slots_[s] = static_cast<int64_t>(i);
-    }
-  }
-};
-
-struct CellKey {  // (win, gset, k1, k2)
-  int64_t win;
-  int32_t k1, k2;
-  int32_t gset;
-  static uint64_t hash(const CellKey& k) {
-    return mix(static_cast<uint64_t>(k.win) * 0x9E3779B97F4A7C15ULL ^
-               (static_cast<uint64_t>(static_cast<uint32_t>(k.k1)) << 32 |
-                static_cast<uint32_t>(k.k2)) ^
-               (static_cast<uint64_t>(k.gset) << 58));
-  }
-  bool operator==(const CellKey& o) const {
-    return win == o.win && k1 == o.k1 && k2 == o.k2 && gset == o.gset;
-  }
-};
+using namespace warroom;  // NOLINT: the shared cell types and mixer
 
 struct FineKey {  // a row's window, dimensions and what kind of count it is
   int64_t win;
@@ -135,13 +65,6 @@ struct FineKey {  // a row's window, dimensions and what kind of count it is
     return win == o.win && kind == o.kind && status == o.status && lat == o.lat &&
            std::memcmp(dims, o.dims, sizeof dims) == 0;
   }
-};
-
-struct RegKey {  // (a minute cell, an HLL register)
-  int64_t cell;
-  int64_t reg;
-  static uint64_t hash(const RegKey& k) { return mix(static_cast<uint64_t>(k.cell) << 16 ^ k.reg); }
-  bool operator==(const RegKey& o) const { return cell == o.cell && reg == o.reg; }
 };
 
 // u64 key -> `width` int64 values; value `expire` is the event time eviction reads.
@@ -352,15 +275,6 @@ struct Pending {
   int8_t lat;
 };
 
-template <class T>
-using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
-
-template <class T>
-py::array_t<T> to_numpy(const std::vector<T>& v) {
-  py::array_t<T> out(static_cast<py::ssize_t>(v.size()));
-  if (!v.empty()) std::memcpy(out.mutable_data(), v.data(), v.size() * sizeof(T));
-  return out;
-}
 
 class Core {
  public:
@@ -559,9 +473,9 @@ class Core {
       }
     }
     if (!any) return py::none();
-    return py::make_tuple(cell_columns(out.cells, out.metrics),
+    return py::make_tuple(cell_columns(out.cells.keys, out.metrics),
                           register_columns(out.minutes, out.regs, out.rank),
-                          cell_columns(out.minutes, out.minute_metrics));
+                          cell_columns(out.minutes.keys, out.minute_metrics));
   }
 
   // Payments, refunds and shipments take their order's dimensions if the order arrived
@@ -743,46 +657,6 @@ class Core {
     }
   }
 
-  // The key columns (win, gset, k1, k2) of `m` rows, row i's key being `key_of(i)`.
-  template <class KeyOf>
-  static py::dict key_columns(size_t m, KeyOf key_of) {
-    std::vector<int64_t> win(m);
-    std::vector<uint8_t> gset(m);
-    std::vector<int32_t> k1(m), k2(m);
-    for (size_t i = 0; i < m; ++i) {
-      const CellKey& c = key_of(i);
-      win[i] = c.win, gset[i] = static_cast<uint8_t>(c.gset), k1[i] = c.k1, k2[i] = c.k2;
-    }
-    py::dict out;
-    out["win"] = to_numpy(win);
-    out["gset"] = to_numpy(gset);
-    out["k1"] = to_numpy(k1);
-    out["k2"] = to_numpy(k2);
-    return out;
-  }
-
-  static py::dict cell_columns(const IndexMap<CellKey>& cells, const std::vector<int64_t>& metrics) {
-    const size_t m = cells.size();
-    py::array_t<int64_t> values({static_cast<py::ssize_t>(N_METRICS), static_cast<py::ssize_t>(m)});
-    int64_t* v = values.mutable_data();
-    for (size_t i = 0; i < m; ++i)
-      for (int j = 0; j < N_METRICS; ++j) v[j * m + i] = metrics[i * N_METRICS + j];
-    py::dict out = key_columns(m, [&](size_t i) -> const CellKey& { return cells.keys[i]; });
-    out["metrics"] = values;
-    return out;
-  }
-
-  static py::dict register_columns(const IndexMap<CellKey>& minutes, const IndexMap<RegKey>& regs,
-                                   const std::vector<int16_t>& rank) {
-    const size_t m = regs.size();
-    std::vector<uint16_t> reg(m);
-    for (size_t i = 0; i < m; ++i) reg[i] = static_cast<uint16_t>(regs.keys[i].reg);
-    py::dict out = key_columns(
-        m, [&](size_t i) -> const CellKey& { return minutes.keys[regs.keys[i].cell]; });
-    out["reg"] = to_numpy(reg);
-    out["rank"] = to_numpy(rank);
-    return out;
-  }
 };
 
 }  // namespace
@@ -790,6 +664,9 @@ class Core {
 PYBIND11_MODULE(_engine_core, m) {
   m.doc() = "warroom's native engine core (see src/native/engine_core.cpp)";
   m.attr("N_METRICS") = static_cast<int>(N_METRICS);
+  m.def("merge_rollup", &warroom::merge_rollup, py::arg("cell_parts"), py::arg("sketch_parts"),
+        py::arg("estimate"), py::arg("keep_registers"),
+        "A rollup's parts merged: cells summed, registers merged, buyers estimated.");
   py::class_<Index>(m, "Index")
       .def("drain", &Index::drain)
       .def("dump", &Index::dump)

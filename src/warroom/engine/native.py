@@ -153,6 +153,8 @@ class NativeEngine(Engine):
         self.seen = LoggedIndex(self.core.seen, _SEEN_COLS)  # type: ignore[assignment]
         self.orders = LoggedIndex(self.core.orders, _ORDER_COLS)  # type: ignore[assignment]
         self._statuses = _engine_core.StrDict(_STATUS_VALUES, frozen=True)
+        for rollup in self.rollups.values():
+            rollup.merge = _merge_parts
 
     # The stream's position lives in the core.
     max_ts = property(lambda self: self.core.max_ts, lambda self, v: _set(self, "max_ts", v))
@@ -273,6 +275,33 @@ def _cells_frame(cols: dict[str, np.ndarray]) -> pl.DataFrame:
 
 def _registers_frame(cols: dict[str, np.ndarray]) -> pl.DataFrame:
     return pl.DataFrame({c: cols[c] for c in (*KEY_COLS, "reg", "rank")})
+
+
+_CELL_DTYPES = {"win": pl.Int64, "gset": pl.UInt8, "k1": pl.Int32, "k2": pl.Int32}
+_PART_COLS = {**_CELL_DTYPES, **{c: pl.Int64 for c in METRIC_COLS}}
+_SKETCH_COLS = {**_CELL_DTYPES, "reg": pl.UInt16, "rank": pl.Int16}
+
+
+def _columns(frame: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> tuple[np.ndarray, ...]:
+    """The frame's columns as numpy arrays of the core's dtypes (no copy when they are
+    already of them, in one chunk)."""
+    return tuple(np.ascontiguousarray(frame[c].cast(t).to_numpy()) for c, t in dtypes.items())
+
+
+def _merge_parts(
+    cells: list[pl.DataFrame], sketches: list[pl.DataFrame], estimate: bool, keep_registers: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """rollup.polars_merge in the core (src/native/rollup_merge.hpp)."""
+    assert _engine_core is not None
+    summed, registers = _engine_core.merge_rollup(
+        [_columns(c, _PART_COLS) for c in cells],
+        [_columns(s, _SKETCH_COLS) for s in sketches],
+        estimate,
+        keep_registers,
+    )
+    cells.clear()
+    sketches.clear()
+    return _cells_frame(summed), None if registers is None else _registers_frame(registers)
 
 
 assert cube.KIND_ORDER == 0 and cube.KIND_VISIT == 5  # the C++ file's kind codes

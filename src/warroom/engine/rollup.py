@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -19,6 +20,36 @@ from warroom.engine.cube import KEY_COLS, METRIC_COLS
 
 _KEYS = list(KEY_COLS)
 _part_ids = itertools.count(1)
+
+# (parts' cells, parts' sketches, estimate buyers, keep the merged registers) ->
+# (cells summed per key, merged registers or None). It may empty the lists it is given,
+# so that the parts are freed as soon as they are merged.
+Merge = Callable[
+    [list[pl.DataFrame], list[pl.DataFrame], bool, bool], tuple[pl.DataFrame, pl.DataFrame | None]
+]
+
+
+def polars_merge(
+    cells: list[pl.DataFrame], sketches: list[pl.DataFrame], estimate: bool, keep_registers: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Parts merged with polars group-bys: the reference engine's way (the native engine's
+    core does the same in C++, src/native/rollup_merge.hpp). With `estimate`, `buyers` is
+    the merged sketch's estimate (0 for a cell with no registers); else it is summed."""
+    summed = pl.concat(cells).group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
+    cells.clear()
+    merged = hll.merge(sketches, _KEYS) if keep_registers else None
+    if estimate:
+        if merged is not None:
+            sketches.clear()
+            buyers = hll.estimate(merged, _KEYS)
+        else:  # an hour's close: its merged registers, which nothing reads, never held
+            buyers = hll.estimate_merged(sketches, _KEYS)
+        summed = (
+            summed.drop("buyers")
+            .join(buyers, on=_KEYS, how="left")
+            .with_columns(pl.col("buyers").fill_null(0))
+        )
+    return summed.select(*_KEYS, *METRIC_COLS), merged
 
 
 def continue_part_ids_after(highest: int) -> None:
@@ -61,8 +92,9 @@ class Part:
 
 
 class Rollup:
-    def __init__(self, period_ms: int) -> None:
+    def __init__(self, period_ms: int, merge: Merge = polars_merge) -> None:
         self.period_ms = period_ms
+        self.merge = merge
         self.parts: list[Part] = []
         self.dropped: list[int] = []  # persisted part ids replaced since the last checkpoint
         self.oldest: int | None = None  # start of the oldest open period
@@ -93,9 +125,11 @@ class Rollup:
             )
         )
         if len(self.parts) > 64:
-            self._replace(
-                _merged_cells(self.parts), hll.merge([p.sketch for p in self.parts], _KEYS)
+            summed, merged = self.merge(
+                [p.cells for p in self.parts], [p.sketch for p in self.parts], False, True
             )
+            assert merged is not None
+            self._replace(summed, merged)
 
     def close(
         self, closed_before_ms: int, keep_sketch: bool = True
@@ -130,20 +164,7 @@ class Rollup:
         self.parts = open_parts
         wins = [int(p.cells["win"].min()) for p in self.parts if p.cells.height]  # type: ignore[arg-type]
         self.oldest = min(wins) if wins else None
-        ready = pl.concat(done_cells).group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
-        closed_sketch = hll.merge(done_sketch, _KEYS) if keep_sketch else None
-        if closed_sketch is not None:
-            del done_sketch
-            buyers = hll.estimate(closed_sketch, _KEYS)
-        else:
-            buyers = hll.estimate_merged(done_sketch, _KEYS)
-            del done_sketch
-        out = (
-            ready.drop("buyers")
-            .join(buyers, on=_KEYS, how="left")
-            .with_columns(pl.col("buyers").fill_null(0))
-        )
-        return out.select(*_KEYS, *METRIC_COLS), closed_sketch
+        return self.merge(done_cells, done_sketch, True, keep_sketch)
 
     def _replace(self, cells: pl.DataFrame, sketch: pl.DataFrame) -> None:
         """Every part becomes one new part (nothing when it is empty)."""
@@ -166,8 +187,3 @@ def _span(part: Part) -> tuple[int | None, int | None]:
     if wins.len() == 0:
         return None, None
     return int(wins.min()), int(wins.max())  # type: ignore[arg-type]
-
-
-def _merged_cells(parts: list[Part]) -> pl.DataFrame:
-    merged = pl.concat([p.cells for p in parts])
-    return merged.group_by(_KEYS).agg([pl.col(c).sum() for c in METRIC_COLS])
