@@ -286,3 +286,42 @@ def test_string_views_that_do_not_fit_their_buffers_are_refused() -> None:
     assert len(coder) == 1
     codes, added = coder.encode(*native._string_view(pl.Series(["other", "new"])))
     assert codes.tolist() == [1, 2] and added == ["other", "new"]
+
+
+@needs_core
+def test_a_drained_log_keeps_each_ids_latest_fresh_record() -> None:
+    """The dedup index logs an id again each time it is fresh again (past the horizon):
+    the drained run holds each id once, in key order, with its latest time."""
+    rng = random.Random(4)
+    ids, ts = [], []
+    for i in range(20_000):  # a small pool, never the same id twice in a row
+        pick = rng.randrange(300)
+        while ids and pick == ids[-1]:
+            pick = rng.randrange(300)
+        ids.append(pick)
+        ts.append(1_794_326_400_000 + 1_000 * i)
+    lines = [
+        json.dumps(
+            {
+                "type": "visit",
+                "id": f"v-{d}",
+                "ts": t,
+                "user_id": "u-1",
+                "region": "CN-ZJ",
+                "country": "CN",
+                "channel": "app",
+                "page": "item",
+                "item_id": "i-1",
+            }
+        )
+        for d, t in zip(ids, ts, strict=True)
+    ]
+    batch = Decoder(RatesTable.load(None)).decode_ndjson("\n".join(lines).encode() + b"\n", 1)
+    engine = NativeEngine(EngineConfig(lateness_ms=0, dedup_horizon_ms=0))
+    engine.process(batch)
+    assert engine.counters.duplicates == 0
+    keys, vals = engine.core.seen.drain()
+    latest = dict(zip(batch.frame["id_hash"].to_list(), ts, strict=True))  # the last one wins
+    assert keys.tolist() == sorted(latest)
+    assert vals[:, 0].tolist() == [latest[k] for k in sorted(latest)]
+    assert engine.core.seen.logged == 0

@@ -8,5 +8,9 @@ import os
 # replay from Arrow peaked 30-90 MiB lower (docs/benchmarks.md, session 10). Polars
 # reads this when it is first imported, so it is set first; a value the user sets wins.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
+# numpy's OpenBLAS starts a thread per core that spins for a while once loaded: 20 % of
+# the samples of `import warroom.runner` and 0.1 CPU-s of each replay, on the core the
+# decoder needs. warroom does no linear algebra big enough to gain from them.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
