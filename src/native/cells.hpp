@@ -88,13 +88,6 @@ struct CellKey {  // (win, gset, k1, k2)
   }
 };
 
-struct RegKey {  // (a minute cell, an HLL register)
-  int64_t cell;
-  int64_t reg;
-  static uint64_t hash(const RegKey& k) { return mix(static_cast<uint64_t>(k.cell) << 16 ^ k.reg); }
-  bool operator==(const RegKey& o) const { return cell == o.cell && reg == o.reg; }
-};
-
 template <class T>
 using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
@@ -133,19 +126,6 @@ inline py::dict cell_columns(const std::vector<CellKey>& keys, const std::vector
     for (int j = 0; j < N_METRICS; ++j) v[j * m + i] = metrics[i * N_METRICS + j];
   py::dict out = key_columns(m, [&](size_t i) -> const CellKey& { return keys[i]; });
   out["metrics"] = values;
-  return out;
-}
-
-// Registers (a cell of `cells`, a register) with their ranks as columns.
-inline py::dict register_columns(const IndexMap<CellKey>& cells, const IndexMap<RegKey>& regs,
-                                 const std::vector<int16_t>& rank) {
-  const size_t m = regs.size();
-  std::vector<uint16_t> reg(m);
-  for (size_t i = 0; i < m; ++i) reg[i] = static_cast<uint16_t>(regs.keys[i].reg);
-  py::dict out = key_columns(
-      m, [&](size_t i) -> const CellKey& { return cells.keys[regs.keys[i].cell]; });
-  out["reg"] = to_numpy(reg);
-  out["rank"] = to_numpy(rank);
   return out;
 }
 

@@ -494,7 +494,7 @@ class Core {
     }
     if (!any) return py::none();
     return py::make_tuple(cell_columns(out.cells.keys, out.metrics),
-                          register_columns(out.minutes, out.regs, out.rank),
+                          register_columns(out.minutes, out.regs),
                           cell_columns(out.minutes.keys, out.minute_metrics));
   }
 
@@ -522,8 +522,7 @@ class Core {
     IndexMap<CellKey> cells, minutes;
     std::vector<int64_t> metrics;         // N_METRICS a cell
     std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
-    IndexMap<RegKey> regs;
-    std::vector<int16_t> rank;
+    RegisterMerge regs;                   // of the minute cells
   };
 
   void aggregate(const std::vector<Pending>& done, Cells& out) {
@@ -607,9 +606,8 @@ class Core {
       mk.win = floor_div(mk.win, MINUTE) * MINUTE;
       minute_of[c] = minutes.insert(mk).first;
     }
-    IndexMap<RegKey>& regs = out.regs;
-    regs.reset(lines * G / 2);
-    std::vector<int16_t>& rank = out.rank;
+    RegisterMerge& regs = out.regs;
+    regs.reserve(lines * G);
     std::vector<int64_t> reached;  // the cells a run's lines reach in one grouping set
     // Calls `each(cell, row)` once per distinct cell a run of equal hashes reaches.
     auto distinct_cells = [&](auto each) {
@@ -634,10 +632,9 @@ class Core {
       const uint64_t user = done[row].user_hash;
       const uint64_t low = user & ((uint64_t(1) << 52) - 1);
       const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
-      auto [at, added] = regs.insert(RegKey{minute_of[c], static_cast<int64_t>(user >> 52)});
-      if (added) rank.push_back(r);
-      else rank[at] = std::max(rank[at], r);
+      regs.add(minute_of[c], static_cast<uint16_t>(user >> 52), r);
     });
+    regs.merge(minutes.size(), true, [](size_t, int64_t, double) {});
     // 4. the cells summed to their minute: the minute rollup's part (Rollup.add took a
     // polars group-by per step for it). Orders add up (an order's lines share a second);
     // buyers add up too, as in the group-by: a closing minute replaces them by its HLL's.

@@ -18,23 +18,9 @@
 #include <vector>
 
 #include "cells.hpp"
+#include "hll_registers.hpp"
 
 namespace warroom {
-
-constexpr int HLL_P = 12;  // hll.py P
-constexpr int HLL_M = 1 << HLL_P;
-
-// hll.py _estimated: raw HyperLogLog with linear counting below 2.5 M, rounded half to
-// even as polars' round(0). `inv` is the sum of 2^-rank over the present registers.
-inline int64_t hll_estimate(int64_t present, double inv) {
-  const double alpha = 0.7213 / (1 + 1.079 / HLL_M);
-  const int64_t zeros = HLL_M - present;
-  const double raw = alpha * HLL_M * HLL_M / (inv + static_cast<double>(zeros));
-  const double value = raw <= 2.5 * HLL_M && zeros > 0
-                           ? HLL_M * std::log(static_cast<double>(HLL_M) / static_cast<double>(zeros))
-                           : raw;
-  return static_cast<int64_t>(std::nearbyint(value));
-}
 
 namespace rollup_merge {
 
@@ -92,9 +78,7 @@ inline py::tuple merge_rollup(const py::list& cell_parts, const py::list& sketch
   IndexMap<CellKey> keys;  // cells' keys, then registers' keys that have no cell
   std::vector<int64_t> metrics;
   std::vector<uint8_t> has_cell;
-  std::vector<int64_t> reg_cell;  // the merged registers: cell, register, rank
-  std::vector<uint16_t> reg_index;
-  std::vector<int16_t> reg_rank;
+  RegisterMerge registers;
   {
     py::gil_scoped_release unlocked;
     size_t rows = 0;
@@ -116,59 +100,17 @@ inline py::tuple merge_rollup(const py::list& cell_parts, const py::list& sketch
         for (int j = 0; j < N_METRICS; ++j) m[j] += from[j][i];
       }
     }
-    // Registers by cell (a counting sort), then each cell's merged in a dense scratch
-    // array: a hash set of (cell, register) pairs took ~70 ns a row in cache misses.
     size_t reg_rows = 0;
     for (const auto& k : sketch_keys) reg_rows += k.n;
-    std::vector<uint32_t> row_cell(reg_rows);
-    for (size_t p = 0, at = 0; p < sketch_keys.size(); ++p)
-      for (size_t i = 0; i < sketch_keys[p].n; ++i, ++at) {
-        const int64_t c = key_index(sketch_keys[p].at(i));
-        if (c > UINT32_MAX) throw std::length_error("more than 2^32 cells in one merge");
-        row_cell[at] = static_cast<uint32_t>(c);
-      }
-    std::vector<size_t> start(keys.size() + 1, 0);
-    for (uint32_t c : row_cell) ++start[c + 1];
-    for (size_t c = 0; c < keys.size(); ++c) start[c + 1] += start[c];
-    std::vector<uint32_t> by_cell(reg_rows);  // register << 8 | rank + 1
-    {
-      std::vector<size_t> next(start.begin(), start.end() - 1);
-      for (size_t p = 0, at = 0; p < sketch_keys.size(); ++p)
-        for (size_t i = 0; i < sketch_keys[p].n; ++i, ++at) {
-          const int16_t r = rank_of[p][i];
-          const uint16_t reg = reg_of[p][i];
-          if (r < 0 || r > 64) throw std::invalid_argument("an HLL rank outside 0..64");
-          if (reg >= HLL_M) throw std::invalid_argument("an HLL register outside 0..4095");
-          by_cell[next[row_cell[at]]++] = uint32_t(reg) << 8 | uint32_t(r + 1);
-        }
-    }
-    std::vector<uint8_t> best(HLL_M, 0);  // rank + 1; 0: absent
-    std::vector<uint16_t> touched;
-    for (size_t c = 0; c < keys.size(); ++c) {
-      touched.clear();
-      for (size_t i = start[c]; i < start[c + 1]; ++i) {
-        const uint16_t reg = static_cast<uint16_t>(by_cell[i] >> 8);
-        const uint8_t r = static_cast<uint8_t>(by_cell[i] & 0xFF);
-        if (best[reg] == 0) touched.push_back(reg);
-        best[reg] = std::max(best[reg], r);
-      }
-      // inv summed exactly, in units of 2^-64 (4,096 registers of at most 2^64 each),
-      // then rounded once to a double
-      unsigned __int128 inv = 0;
-      for (uint16_t reg : touched) {
-        const int r = best[reg] - 1;
-        inv += static_cast<unsigned __int128>(1) << (64 - r);
-        if (keep_registers)
-          reg_cell.push_back(static_cast<int64_t>(c)), reg_index.push_back(reg),
-              reg_rank.push_back(static_cast<int16_t>(r));
-        best[reg] = 0;
-      }
-      if (estimate)
-        metrics[c * N_METRICS + BUYERS] =
-            touched.empty() ? 0
-                            : hll_estimate(static_cast<int64_t>(touched.size()),
-                                           std::ldexp(static_cast<double>(inv), -64));
-    }
+    registers.reserve(reg_rows);
+    for (size_t p = 0; p < sketch_keys.size(); ++p)
+      for (size_t i = 0; i < sketch_keys[p].n; ++i)
+        registers.add(key_index(sketch_keys[p].at(i)), reg_of[p][i], rank_of[p][i]);
+    if (estimate)  // a cell without registers has no buyers
+      for (size_t c = 0; c < keys.size(); ++c) metrics[c * N_METRICS + BUYERS] = 0;
+    registers.merge(keys.size(), keep_registers, [&](size_t c, int64_t present, double inv) {
+      if (estimate) metrics[c * N_METRICS + BUYERS] = hll_estimate(present, inv);
+    });
   }
   // the cells: keys that came with cells, in first-seen order
   std::vector<CellKey> kept;
@@ -183,14 +125,9 @@ inline py::tuple merge_rollup(const py::list& cell_parts, const py::list& sketch
     }
     out_keys = &kept, out_metrics = &kept_metrics;
   }
-  py::object registers = py::none();
-  if (keep_registers) {
-    py::dict cols = key_columns(reg_cell.size(), [&](size_t i) -> const CellKey& { return keys.keys[reg_cell[i]]; });
-    cols["reg"] = to_numpy(reg_index);
-    cols["rank"] = to_numpy(reg_rank);
-    registers = cols;
-  }
-  return py::make_tuple(cell_columns(*out_keys, *out_metrics), registers);
+  py::object merged = py::none();
+  if (keep_registers) merged = register_columns(keys, registers);
+  return py::make_tuple(cell_columns(*out_keys, *out_metrics), merged);
 }
 
 }  // namespace warroom
