@@ -160,8 +160,11 @@ class Engine:
         self.counters.duplicates += n_dup
         self.counters.late += n_late
         self.counters.accepted += f.height - n_dup - n_late
+        late_cols = f.select("pos", "id", "kind", "ts")
         return StepResult(
-            late=f.filter(pl.Series(late)).select("pos", "id", "kind", "ts"),
+            # no filter when none is late (nearly always): on the engine's thread a polars
+            # call waits for polars' pool, which the decoder and the checkpoint keep busy
+            late=late_cols.filter(pl.Series(late)) if n_late else late_cols.clear(),
             sku_changes=_fresh_changes(batch.sku_changes, f["pos"].to_numpy()[dup]),
             decoded=f,
             fresh=~dup,
