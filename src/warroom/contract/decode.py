@@ -240,12 +240,12 @@ class Decoder:
     # -- entry points -------------------------------------------------------------
     def decode_ndjson(self, buf: bytes, first_line: int) -> DecodedBatch:
         """`buf` holds whole lines; `first_line` is the 1-based number of its first."""
+        if not buf or buf.isspace():  # stops at the first other byte: no copy
+            return DecodedBatch(frame=_empty_frame(), records=0)
+        if self._native is not None:  # the scanner takes a last newline as it is
+            return self._decode_native(buf, first_line)
         if buf.endswith(b"\n"):
             buf = buf[:-1]
-        if not buf.strip():
-            return DecodedBatch(frame=_empty_frame(), records=0)
-        if self._native is not None:
-            return self._decode_native(buf, first_line)
         return self._decode_python(buf, first_line)
 
     def _decode_native(self, buf: bytes, first_line: int) -> DecodedBatch:

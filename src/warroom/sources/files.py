@@ -65,30 +65,43 @@ def total_size(path: str) -> int | None:
 def ndjson_chunks(
     path: str, offset: int = 0, line: int = 0, batch_bytes: int = DEFAULT_BATCH_BYTES
 ) -> Iterator[Chunk]:
-    """Whole lines from `offset`; the last line may lack its newline at end of input."""
+    """Whole lines from `offset`; the last line may lack its newline at end of input.
+
+    The input is read into one reused buffer, and each chunk's lines are copied out of
+    it once (reading into fresh blocks, then joining the last one's unfinished line to
+    the next and cutting at the last newline, copied every byte three times)."""
     fh: BinaryIO = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
     try:
         if offset:
             _skip(fh, offset, seekable=path != "-")
-        carry = b""
+        buf = bytearray(batch_bytes)
+        have = 0  # buf[:have]: the start of an unfinished line, carried over
         pos = offset
         while True:
-            block = fh.read(batch_bytes)
-            if not block:
+            if have == len(buf):  # one line longer than the buffer: make room
+                buf.extend(bytes(len(buf)))
+            with memoryview(buf) as view:
+                n = fh.readinto(view[have:])  # type: ignore[attr-defined]
+            if not n:
                 break
-            block = carry + block
-            cut = block.rfind(b"\n") + 1
+            end = have + n
+            cut = buf.rfind(b"\n", 0, end) + 1
             if cut == 0:
-                carry = block
+                have = end
                 continue
-            data, carry = block[:cut], block[cut:]
+            with memoryview(buf) as view:
+                data = bytes(view[:cut])
+            buf[: end - cut] = buf[cut:end]  # the unfinished line, to the front
+            have = end - cut
             lines = data.count(b"\n")
             pos += len(data)
             yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + lines, data=data)
             line += lines
-        if carry:
-            pos += len(carry)
-            yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + 1, data=carry)
+        if have:
+            pos += have
+            with memoryview(buf) as view:
+                data = bytes(view[:have])
+            yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + 1, data=data)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
