@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install demo test test-slow lint bench clean web browser
 
 # The native NDJSON scanner (src/native) is built against Debian's simdjson with g++.
-$(STAMP): pyproject.toml setup.py src/native/ndjson_scan.cpp src/native/engine_core.cpp src/native/str_dict.hpp src/native/mix.hpp
+$(STAMP): pyproject.toml setup.py $(wildcard src/native/*.cpp src/native/*.hpp)
 	test -f /usr/include/simdjson.h && command -v g++ >/dev/null || \
 		(apt-get update && apt-get install -y libsimdjson-dev g++)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
