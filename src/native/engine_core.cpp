@@ -593,9 +593,16 @@ class Core {
     // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers.
     // Lines sorted by order (then by buyer): each run of one hash adds 1 to each distinct
     // cell its lines reach in a grouping set, with no set of (cell, hash) pairs.
+    // (hash, row) of the order lines, sorted by hash, equal hashes in row order (a stable
+    // radix sort of the lines taken in row order: std::sort of the pairs did the same)
     std::vector<std::pair<uint64_t, int64_t>> by_hash;
-    for (size_t i = 0; i < done.size(); ++i)
-      if (done[i].kind == K_ORDER) by_hash.push_back({done[i].order_hash, static_cast<int64_t>(i)});
+    auto lines_by = [&](uint64_t Pending::*hash) {
+      by_hash.clear();
+      for (size_t i = 0; i < done.size(); ++i)
+        if (done[i].kind == K_ORDER) by_hash.push_back({done[i].*hash, static_cast<int64_t>(i)});
+      radix_sort_by_key(by_hash);
+    };
+    lines_by(&Pending::order_hash);
     const size_t lines = by_hash.size();
     // each cell's minute: the buyers' registers and the minute rollup's part are keyed by it
     IndexMap<CellKey>& minutes = out.minutes;
@@ -611,7 +618,6 @@ class Core {
     std::vector<int64_t> reached;  // the cells a run's lines reach in one grouping set
     // Calls `each(cell, row)` once per distinct cell a run of equal hashes reaches.
     auto distinct_cells = [&](auto each) {
-      std::sort(by_hash.begin(), by_hash.end());
       for (size_t a = 0, b; a < lines; a = b) {
         for (b = a + 1; b < lines && by_hash[b].first == by_hash[a].first;) ++b;
         for (size_t g = 0; g < G; ++g) {
@@ -626,7 +632,7 @@ class Core {
       }
     };
     distinct_cells([&](int64_t c, int64_t) { metrics[c * N_METRICS + ORDERS]++; });
-    for (auto& [hash, row] : by_hash) hash = done[row].user_hash;
+    lines_by(&Pending::user_hash);
     distinct_cells([&](int64_t c, int64_t row) {
       metrics[c * N_METRICS + BUYERS]++;
       const uint64_t user = done[row].user_hash;
