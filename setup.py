@@ -18,7 +18,7 @@ ext_modules = [
     Pybind11Extension(
         "warroom._engine_core",
         ["src/native/engine_core.cpp"],
-        depends=[f"src/native/{h}.hpp" for h in ("cells", "hll_registers", "mix", "rollup_merge", "str_dict")],
+        depends=sorted(str(h) for h in Path("src/native").glob("*.hpp")),
         cxx_std=17,
         extra_compile_args=["-O3"],
         optional=True,  # no compiler: the reference engine runs instead

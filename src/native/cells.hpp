@@ -25,8 +25,8 @@ enum Metric : int {
 constexpr int N_LAT = 16;
 
 // Open addressing, linear probing: key -> dense index (insertion order); the per-batch
-// maps of the aggregation (no deletes). A slot holds its key beside the index, so a
-// lookup reads one cache line (with the keys apart, a hit read two).
+// maps of the aggregation (no deletes). A slot holds its key beside the index, so a hit
+// reads the slot alone (with the keys apart, it read the slot, then the key elsewhere).
 template <class Key>
 class IndexMap {
  public:

@@ -69,8 +69,8 @@ struct FineKey {  // a row's window, dimensions and what kind of count it is
 };
 
 // Least significant digit first, 11 bits a pass; stable, so pairs of equal keys keep
-// their order. The index logs' keys are hashes: std::sort took 0.14 s of the 2 M-event
-// replay's main thread in the drains, this ~a third of that.
+// their order. The index drains of the 2 M-event replay (py-spy, the engine's thread,
+// one run each): 0.14 s with std::sort of the pairs, 0.07 s with this.
 void radix_sort_by_key(std::vector<std::pair<uint64_t, int64_t>>& v) {
   constexpr int BITS = 11;
   constexpr size_t BUCKETS = size_t(1) << BITS;
@@ -294,7 +294,6 @@ struct Pending {
   uint8_t kind, status;
   int8_t lat;
 };
-
 
 class Core {
  public:
@@ -591,10 +590,9 @@ class Core {
       for (size_t f = 0; f < fine.size(); ++f) fine_cells[f * G + g] = child_of[fine_cells[f * G + p]];
     }
     // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers.
-    // Lines sorted by order (then by buyer): each run of one hash adds 1 to each distinct
-    // cell its lines reach in a grouping set, with no set of (cell, hash) pairs.
-    // (hash, row) of the order lines, sorted by hash, equal hashes in row order (a stable
-    // radix sort of the lines taken in row order: std::sort of the pairs did the same)
+    // The lines as (hash, row), sorted by order (then by buyer), equal hashes in row order:
+    // each run of one hash adds 1 to each distinct cell its lines reach in a grouping set,
+    // with no set of (cell, hash) pairs.
     std::vector<std::pair<uint64_t, int64_t>> by_hash;
     auto lines_by = [&](uint64_t Pending::*hash) {
       by_hash.clear();
@@ -679,7 +677,6 @@ class Core {
         break;
     }
   }
-
 };
 
 }  // namespace

@@ -89,8 +89,7 @@ def ndjson_chunks(
             if cut == 0:
                 have = end
                 continue
-            with memoryview(buf) as view:
-                data = bytes(view[:cut])
+            data = _head(buf, cut)
             buf[: end - cut] = buf[cut:end]  # the unfinished line, to the front
             have = end - cut
             lines = data.count(b"\n")
@@ -99,12 +98,18 @@ def ndjson_chunks(
             line += lines
         if have:
             pos += have
-            with memoryview(buf) as view:
-                data = bytes(view[:have])
-            yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + 1, data=data)
+            yield Chunk(
+                first_line=line + 1, end_offset=pos, end_line=line + 1, data=_head(buf, have)
+            )
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def _head(buf: bytearray, n: int) -> bytes:
+    """The first `n` bytes, copied once (`bytes(buf[:n])` copies twice)."""
+    with memoryview(buf) as view:
+        return bytes(view[:n])
 
 
 def paced_chunks(path: str, speed: float, offset: int = 0, line: int = 0) -> Iterator[Chunk]:
