@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +28,9 @@ app = typer.Typer(
     help="warroom: the command center for a marketplace's peak-sale day.",
 )
 err = Console(stderr=True)
+# Set by a command whose work is committed and closed: `main` then skips the
+# interpreter's teardown (see `_exit_now`).
+_quick_exit = False
 DataOpt = Annotated[Path, typer.Option("--data", help="State directory (SQLite inside).")]
 
 
@@ -149,6 +154,7 @@ def run(
                 summary = runner.run(lambda pos, _c: progress.update(task, completed=pos))
         if guard is not None:
             guard.close()
+        runner.store.close()
     except (WarroomError, OSError) as exc:
         _fail(exc)
         return
@@ -167,6 +173,8 @@ def run(
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
     table.add_row("peak RSS", f"{summary.peak_rss_bytes / 2**20:,.0f} MiB")
     err.print(table)
+    global _quick_exit
+    _quick_exit = True
 
 
 @app.command()
@@ -482,5 +490,25 @@ class _bar:
         self.progress.__exit__(*exc)  # type: ignore[arg-type]
 
 
+def main() -> None:
+    """The `warroom` command: `app`, with a quick exit for a command that asks for one."""
+    try:
+        app()
+    except SystemExit as exc:
+        if _quick_exit:
+            _exit_now(exc.code)
+        raise
+
+
+def _exit_now(code: object) -> None:
+    """Exit without the interpreter's teardown. After a replay it frees every object of
+    the day one by one and runs a last collection: 0.15 s of a 2 M-event replay's 3.3 s.
+    Its state is committed and its database closed, so only the output needs flushing."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,17 +1,6 @@
-"""Campaigns: definitions, live progress against target and plan, the review."""
+"""Campaigns: definitions (`model`), live progress against target and plan (`progress`,
+`service`), the review (`review`).
 
-from warroom.campaigns.model import Campaign, CampaignError, CampaignFile, load_file, parse_file
-from warroom.campaigns.progress import Progress, evaluate
-from warroom.campaigns.service import BehindPlanWatch, CampaignBook
-
-__all__ = [
-    "BehindPlanWatch",
-    "Campaign",
-    "CampaignBook",
-    "CampaignError",
-    "CampaignFile",
-    "Progress",
-    "evaluate",
-    "load_file",
-    "parse_file",
-]
+Nothing is imported here: `warroom.cli` loads `campaigns.commands` for every command,
+and pydantic and YAML (65 ms) are only needed by the campaign commands themselves.
+"""

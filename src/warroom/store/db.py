@@ -139,6 +139,10 @@ class Store:
             self.engine = self.engine.execution_options(schema_translate_map={ORDERS_SCHEMA: None})
         metadata.create_all(self.engine)
 
+    def close(self) -> None:
+        """Close the pooled connections; SQLite folds its write-ahead log into the file."""
+        self.engine.dispose()
+
     @classmethod
     def open(cls, data_dir: Path) -> Store:
         data_dir.mkdir(parents=True, exist_ok=True)
