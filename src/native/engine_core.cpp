@@ -71,10 +71,11 @@ struct FineKey {  // a row's window, dimensions and what kind of count it is
 // Least significant digit first, 11 bits a pass; stable, so pairs of equal keys keep
 // their order. The index drains of the 2 M-event replay (py-spy, the engine's thread,
 // one run each): 0.14 s with std::sort of the pairs, 0.07 s with this.
-void radix_sort_by_key(std::vector<std::pair<uint64_t, int64_t>>& v) {
+void radix_sort_by_key(std::vector<std::pair<uint64_t, int64_t>>& v,
+                       std::vector<std::pair<uint64_t, int64_t>>& tmp) {
   constexpr int BITS = 11;
   constexpr size_t BUCKETS = size_t(1) << BITS;
-  std::vector<std::pair<uint64_t, int64_t>> tmp(v.size());
+  tmp.resize(v.size());
   std::vector<size_t> count(BUCKETS);
   for (int shift = 0; shift < 64; shift += BITS) {
     std::fill(count.begin(), count.end(), 0);
@@ -264,7 +265,8 @@ class Index {
       // (key, position) pairs, in log order, sorted by key: equal keys stay in log order
       std::vector<std::pair<uint64_t, int64_t>> order(keys.size());
       for (size_t i = 0; i < keys.size(); ++i) order[i] = {keys[i], static_cast<int64_t>(i)};
-      radix_sort_by_key(order);
+      std::vector<std::pair<uint64_t, int64_t>> tmp;
+      radix_sort_by_key(order, tmp);
       pick.reserve(order.size());
       for (size_t i = 0; i < order.size(); ++i) {
         bool last_of_key = i + 1 == order.size() || order[i + 1].first != order[i].first;
@@ -337,7 +339,8 @@ class Core {
     py::array_t<bool> dup_out(n), late_out(n);
     bool* dup = dup_out.mutable_data();
     bool* late = late_out.mutable_data();
-    std::vector<int64_t> w_after(n);
+    std::vector<int64_t>& w_after = step_.w_after;
+    w_after.resize(n);
     const uint8_t* k = kind.data();
     const int64_t* t = ts.data();
     const uint64_t* ids = id_hash.data();
@@ -389,6 +392,7 @@ class Core {
 
   // End of input: every open window.
   py::object flush() {
+    step_ = Step{};  // the steps' memory, given back before the run's largest step
     int64_t closed = std::max<int64_t>(closed_before, 0);
     if (!pending_.empty()) {
       int64_t last = NEVER;
@@ -455,6 +459,25 @@ class Core {
   Index orders_;  // order -> seq, ts and dims of its first line
   std::vector<Pending> pending_;
 
+  // The per-second cells of every grouping set, and the minute registers of their buyers.
+  struct Cells {
+    IndexMap<CellKey> cells, minutes;
+    std::vector<int64_t> metrics;         // N_METRICS a cell
+    std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
+    RegisterMerge regs;                   // of the minute cells
+  };
+  // A step's working memory, kept from step to step: allocated afresh, its pages were
+  // faulted in (and zeroed by the kernel) at every step, and glibc handed the larger
+  // blocks back at every free. Its capacity stays that of the largest step.
+  struct Step {
+    std::vector<int64_t> w_after;
+    std::vector<Pending> done, open;
+    Cells out;
+    IndexMap<FineKey> fine;
+    std::vector<int64_t> fine_n, fine_v, fine_u, row_fine, fine_cells, child_of, minute_of, reached;
+    std::vector<std::pair<uint64_t, int64_t>> by_hash, sort_tmp;
+  } step_;
+
   // engine.py _rows: which dimensions a record carries itself
   static bool own(uint8_t kind, int d) {
     switch (d) {
@@ -477,11 +500,13 @@ class Core {
 
   py::object finalise(int64_t closed, const std::vector<int64_t>* w_after, int64_t seq0,
                       bool end) {
-    Cells out;
+    Cells& out = step_.out;
     bool any;
     {
       py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
-      std::vector<Pending> done, open;
+      std::vector<Pending>& done = step_.done;
+      std::vector<Pending>& open = step_.open;
+      done.clear(), open.clear();
       for (const auto& p : pending_) (p.win < closed ? done : open).push_back(p);
       pending_.swap(open);
       closed_before = std::max(closed_before, closed);
@@ -516,20 +541,19 @@ class Core {
     }
   }
 
-  // The per-second cells of every grouping set, and the minute registers of their buyers.
-  struct Cells {
-    IndexMap<CellKey> cells, minutes;
-    std::vector<int64_t> metrics;         // N_METRICS a cell
-    std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
-    RegisterMerge regs;                   // of the minute cells
-  };
 
   void aggregate(const std::vector<Pending>& done, Cells& out) {
     const size_t G = gsets_.size();
+    Step& w = step_;
     // 1. rows -> fine groups (window, every dimension, kind, status, latency bucket)
-    IndexMap<FineKey> fine(done.size() / 4);
-    std::vector<int64_t> fine_n, fine_v, fine_u;
-    std::vector<int64_t> row_fine(done.size());
+    IndexMap<FineKey>& fine = w.fine;
+    fine.reset(done.size() / 4);
+    std::vector<int64_t>& fine_n = w.fine_n;
+    std::vector<int64_t>& fine_v = w.fine_v;
+    std::vector<int64_t>& fine_u = w.fine_u;
+    std::vector<int64_t>& row_fine = w.row_fine;
+    fine_n.clear(), fine_v.clear(), fine_u.clear();
+    row_fine.resize(done.size());
     for (size_t i = 0; i < done.size(); ++i) {
       const Pending& p = done[i];
       FineKey key{};
@@ -545,8 +569,10 @@ class Core {
     IndexMap<CellKey>& cells = out.cells;
     cells.reset(fine.size() * G / 2);
     std::vector<int64_t>& metrics = out.metrics;
+    metrics.clear();
     metrics.reserve(fine.size() * G / 2 * N_METRICS);
-    std::vector<int64_t> fine_cells(fine.size() * G);
+    std::vector<int64_t>& fine_cells = w.fine_cells;
+    fine_cells.resize(fine.size() * G);
     for (size_t f = 0; f < fine.size(); ++f) {
       const FineKey& fk = fine.keys[f];
       int64_t add[N_METRICS] = {};
@@ -568,7 +594,7 @@ class Core {
     }
     // 2b. the coarser sets from their parents' cells (additive metrics: distinct ones are
     // counted below), and each fine group's cell in them
-    std::vector<int64_t> child_of;  // a parent's cell -> its child's cell
+    std::vector<int64_t>& child_of = w.child_of;  // a parent's cell -> its child's cell
     const size_t parent_cells = cells.size();
     for (size_t g = 0; g < G; ++g) {
       const int p = parent_[g];
@@ -593,27 +619,29 @@ class Core {
     // The lines as (hash, row), sorted by order (then by buyer), equal hashes in row order:
     // each run of one hash adds 1 to each distinct cell its lines reach in a grouping set,
     // with no set of (cell, hash) pairs.
-    std::vector<std::pair<uint64_t, int64_t>> by_hash;
+    std::vector<std::pair<uint64_t, int64_t>>& by_hash = w.by_hash;
     auto lines_by = [&](uint64_t Pending::*hash) {
       by_hash.clear();
       for (size_t i = 0; i < done.size(); ++i)
         if (done[i].kind == K_ORDER) by_hash.push_back({done[i].*hash, static_cast<int64_t>(i)});
-      radix_sort_by_key(by_hash);
+      radix_sort_by_key(by_hash, w.sort_tmp);
     };
     lines_by(&Pending::order_hash);
     const size_t lines = by_hash.size();
     // each cell's minute: the buyers' registers and the minute rollup's part are keyed by it
     IndexMap<CellKey>& minutes = out.minutes;
     minutes.reset(cells.size() / 4);
-    std::vector<int64_t> minute_of(cells.size());
+    std::vector<int64_t>& minute_of = w.minute_of;
+    minute_of.resize(cells.size());
     for (size_t c = 0; c < cells.size(); ++c) {
       CellKey mk = cells.keys[c];
       mk.win = floor_div(mk.win, MINUTE) * MINUTE;
       minute_of[c] = minutes.insert(mk).first;
     }
     RegisterMerge& regs = out.regs;
+    regs.clear();
     regs.reserve(lines * G);
-    std::vector<int64_t> reached;  // the cells a run's lines reach in one grouping set
+    std::vector<int64_t>& reached = w.reached;  // the cells a run's lines reach in one grouping set
     // Calls `each(cell, row)` once per distinct cell a run of equal hashes reaches.
     auto distinct_cells = [&](auto each) {
       for (size_t a = 0, b; a < lines; a = b) {

@@ -41,6 +41,11 @@ class RegisterMerge {
   std::vector<int16_t> rank;
 
   void reserve(size_t rows) { cell_of_.reserve(rows), value_of_.reserve(rows); }
+  // Empty, keeping the capacity (a merge reused step after step).
+  void clear() {
+    cell.clear(), reg.clear(), rank.clear();
+    cell_of_.clear(), value_of_.clear();
+  }
 
   void add(uint64_t c, uint16_t r, int16_t k) {
     if (k < 0 || k > 64) throw std::invalid_argument("an HLL rank outside 0..64");
@@ -63,7 +68,7 @@ class RegisterMerge {
       std::vector<size_t> next(start.begin(), start.end() - 1);
       for (size_t i = 0; i < cell_of_.size(); ++i) by_cell[next[cell_of_[i]]++] = value_of_[i];
     }
-    cell_of_ = {}, value_of_ = {};
+    cell_of_.clear(), value_of_.clear();
     std::vector<uint8_t> best(HLL_M, 0);  // rank + 1; 0: absent
     std::vector<uint16_t> touched;
     for (size_t c = 0; c < cells; ++c) {
