@@ -243,11 +243,11 @@ def test_a_failed_checkpoint_is_written_by_the_next(
 
     label_with, labelled = warroom.runner.label_with, []
 
-    def flaky_labels(cells: object, table: object) -> object:
+    def flaky_labels(cells: object, table: object, **how: bool) -> object:
         labelled.append(cells)
         if len(labelled) in (2, 3):  # each fails one checkpoint, maybe at its 2nd period
             raise MemoryError("labels")
-        return label_with(cells, table)  # type: ignore[arg-type]
+        return label_with(cells, table, **how)  # type: ignore[arg-type]
 
     if fails == "commit":
         monkeypatch.setattr(Store, "commit", flaky)

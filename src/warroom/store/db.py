@@ -237,7 +237,7 @@ class Store:
 
     # -- reads ------------------------------------------------------------------
     def cells(self, period_ms: int, t0: int | None = None, t1: int | None = None) -> pl.DataFrame:
-        """All cells of a period overlapping [t0, t1] (window starts, ms)."""
+        """All cells of a period overlapping [t0, t1] (window starts, ms), in no order."""
         q = sa.select(segments_t.c.data).where(segments_t.c.period_ms == period_ms)
         if t0 is not None:
             q = q.where(segments_t.c.t1 >= t0)
