@@ -475,7 +475,7 @@ class Core {
   };
   struct Step {
     std::vector<int64_t> w_after;
-    std::vector<Pending> done, open;
+    std::vector<Pending> done;
     Cells out;
     IndexMap<FineKey> fine;
     std::vector<int64_t> fine_n, fine_v, fine_u, row_fine, fine_cells, child_of, minute_of, reached;
@@ -510,10 +510,15 @@ class Core {
     {
       py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
       std::vector<Pending>& done = step_.done;
-      std::vector<Pending>& open = step_.open;
-      done.clear(), open.clear();
-      for (const auto& p : pending_) (p.win < closed ? done : open).push_back(p);
-      pending_.swap(open);
+      done.clear();
+      size_t kept = 0;  // the open records stay, moved up in place: no second buffer
+      for (const auto& p : pending_) {
+        if (p.win < closed)
+          done.push_back(p);
+        else
+          pending_[kept++] = p;
+      }
+      pending_.resize(kept);
       closed_before = std::max(closed_before, closed);
       any = !done.empty();
       if (any) {

@@ -56,6 +56,9 @@ class RunOptions:
     checkpoint_cells: int = 125_000
     flush_at_end: bool = True
     live_speed: float | None = None  # pace the input by event time (the demo's live mode)
+    # Hand freed memory back to the kernel after each checkpoint (memtrim.py): a server's
+    # way; `warroom run` keeps it for the next batches.
+    release_memory: bool = True
 
 
 @dataclass
@@ -287,7 +290,8 @@ class Runner:
         # written: freed before the trim (a background commit is kept until the next
         # checkpoint, for a retry had it failed)
         p.cells, p.participants, p.new_parts, p.new_runs = {}, {}, [], []
-        release_free_memory()
+        if self.opts.release_memory:
+            release_free_memory()
         if prune_before > 0:
             self.store.prune_segments(SECOND, prune_before)
 
