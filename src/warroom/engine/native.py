@@ -187,18 +187,19 @@ class NativeEngine(Engine):
         if batch.frame.height:
             batch.codes = self._codes_of(batch.frame)
 
-    def _codes_of(
-        self, f: pl.DataFrame
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    def _codes_of(self, f: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(kind, the dimensions' codes as the core takes them (8, n), latency buckets,
+        statuses): all made where the batch was decoded, when `run` precodes it."""
         kind = f["kind"].to_numpy()
-        return (kind, *self._coded(f, kind))
+        codes, lat_bucket, status = self._coded(f, kind)
+        return kind, np.stack([codes[d] for d in DIMS]), lat_bucket, status
 
     def process(self, batch: DecodedBatch) -> StepResult:
         if not self._count_read(batch):
             return StepResult()
         f = batch.frame
         coded = batch.codes if batch.codes is not None else self._codes_of(f)
-        kind, codes, lat_bucket, status = coded
+        kind, dims, lat_bucket, status = coded
         first_seq, closed_before = self.seq, self.closed_before
         dup, late, cells = self.core.process(
             kind,
@@ -206,7 +207,7 @@ class NativeEngine(Engine):
             f["id_hash"].to_numpy(),
             _filled(f["order_hash"]),
             _filled(f["user_hash"]),
-            np.stack([codes[d] for d in DIMS]),
+            dims,
             _filled(f["value_base"]),
             _filled(f["value_minor"]),
             status,
