@@ -295,6 +295,11 @@ def _sqlite_setup(database: str | None) -> Any:
         cur = dbapi_conn.cursor()
         cur.execute("ATTACH DATABASE ? AS " + ORDERS_SCHEMA, (orders,))
         for schema in ("main", ORDERS_SCHEMA):
+            # A new database's pages: 64 KiB. Most bytes are blobs of megabytes (index
+            # runs, cell segments) that SQLite writes as chains of overflow pages, twice
+            # (the log, then the file). 10 M events: 3.0 -> 1.9-2.1 system CPU-s, 9.8 ->
+            # 9.2-9.6 s. (No effect on a database that exists: it keeps its page size.)
+            cur.execute(f"PRAGMA {schema}.page_size=65536")
             cur.execute(f"PRAGMA {schema}.journal_mode=WAL")  # a kill -9 loses nothing committed
             cur.execute(f"PRAGMA {schema}.synchronous=NORMAL")
         cur.close()
