@@ -466,13 +466,13 @@ class Core {
     std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
     RegisterMerge regs;                   // of the minute cells
   };
-  // A step's working memory, kept from step to step: allocated afresh, its pages were
-  // faulted in (and zeroed by the kernel) at every step, and glibc handed the larger
-  // blocks back at every free. Its capacity stays that of the largest step.
   struct Adds {  // what a fine group adds to its cells: at most 5 metrics (a payment)
     uint8_t used, used_base, metric[8];
     int64_t value[8];
   };
+  // A step's working memory, kept from step to step: allocated afresh, its pages were
+  // faulted in (and zeroed by the kernel) at every step, and glibc handed the larger
+  // blocks back at every free. Its capacity stays that of the largest step.
   struct Step {
     std::vector<int64_t> w_after;
     std::vector<Pending> done;
@@ -550,7 +550,6 @@ class Core {
       for (int j = 0; j < 6; ++j) p.dims[ORDER_DIMS[j]] = ok ? static_cast<int32_t>(o[2 + j]) : 0;
     }
   }
-
 
   void aggregate(const std::vector<Pending>& done, Cells& out) {
     const size_t G = gsets_.size();

@@ -32,10 +32,10 @@ def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name or "libc.so.6")
-        libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc's, or none
-    except (OSError, AttributeError):
+    except OSError:
         return None
-    return libc
+    # glibc's own functions: another C library has neither
+    return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
 
 
 def release_free_memory() -> None:
