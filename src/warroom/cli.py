@@ -109,14 +109,9 @@ def run(
     """Replay events as fast as the machine allows; resumes from the last checkpoint."""
     from warroom.engine.config import EngineConfig
     from warroom.gctune import tune_for_streaming
-    from warroom.memtrim import keep_freed_memory
     from warroom.runner import Runner, RunOptions
     from warroom.sources.files import is_columnar, total_size
 
-    # From NDJSON freed memory is kept for the next batches (memtrim.py). From Arrow it
-    # bought less (10 M events: 11.8 -> 11.6 s) for a peak 40 MiB nearer the 1.5 GB
-    # budget: its decoding frees ~1.3 KB a row at once, beside the next batch's.
-    columnar = is_columnar(events)
     opts = RunOptions(
         events=events,
         data_dir=data,
@@ -125,11 +120,12 @@ def run(
         config=EngineConfig(lateness_ms=lateness_ms),
         batch_bytes=batch_bytes,
         checkpoint_seconds=checkpoint_seconds,
-        release_memory=columnar,
+        # From NDJSON freed memory is kept for the next batches (memtrim.py). From Arrow it
+        # bought less (10 M events: 11.8 -> 11.6 s) for a peak 40 MiB nearer the 1.5 GB
+        # budget: its decoding frees ~1.3 KB a row at once, beside the next batch's.
+        keep_freed_memory=not is_columnar(events),
     )
     tune_for_streaming()
-    if not columnar:
-        keep_freed_memory()
     try:
         runner = Runner(opts)
         if alerts_out is not None:

@@ -28,7 +28,7 @@ from warroom.engine.native import new_engine
 from warroom.engine.rollup import Part
 from warroom.engine.runs import Run
 from warroom.errors import StateError
-from warroom.memtrim import release_free_memory
+from warroom.memtrim import keep_freed_memory, release_free_memory
 from warroom.participants import Participant
 from warroom.sources import coalesce, files
 from warroom.store.db import Commit, Store
@@ -49,16 +49,18 @@ class RunOptions:
     batch_rows: int = 65_536
     checkpoint_seconds: float = 2.0
     # Also checkpoint once this many finalised cells wait in memory: the native engine
-    # makes ~0.5 cells per event, and a checkpoint holds them about three times over
-    # (labelled, sorted, written). 10 M events: peak 2,003 MiB with 6 s between
-    # checkpoints, 1,426 MiB at 250,000 cells; from Arrow 100-200 MiB less at 125,000
-    # than at 250,000, for 2-5 % more time (docs/benchmarks.md, session 10).
+    # makes ~0.5 cells per event, and a checkpoint held them about three times over
+    # (labelled, sorted, written; not sorted since session 12). Session 10, 10 M events:
+    # peak 2,003 MiB with 6 s between checkpoints, 1,426 MiB at 250,000 cells; from Arrow
+    # 100-200 MiB less at 125,000 than at 250,000, for 2-5 % more time. Session 12, 250,000:
+    # 10 M from NDJSON 10.0 -> 9.0 s (one run), from Arrow a peak of 1,489 MiB, over budget
+    # (docs/benchmarks.md).
     checkpoint_cells: int = 125_000
     flush_at_end: bool = True
     live_speed: float | None = None  # pace the input by event time (the demo's live mode)
-    # Hand freed memory back to the kernel after each checkpoint (memtrim.py): a server's
-    # way; `warroom run` keeps it for the next batches.
-    release_memory: bool = True
+    # Keep freed memory for the next batches (memtrim.keep_freed_memory, set for the
+    # whole process) instead of handing it back after each checkpoint, as a server does.
+    keep_freed_memory: bool = False
 
 
 @dataclass
@@ -85,6 +87,8 @@ class RunSummary:
 class Runner:
     def __init__(self, opts: RunOptions, on_step: Callable[[StepResult], None] | None = None):
         self.opts = opts
+        if opts.keep_freed_memory:
+            keep_freed_memory()
         self.store = Store.open(opts.data_dir)
         self.rates = self._rates()
         self.decoder = Decoder(self.rates)
@@ -290,7 +294,7 @@ class Runner:
         # written: freed before the trim (a background commit is kept until the next
         # checkpoint, for a retry had it failed)
         p.cells, p.participants, p.new_parts, p.new_runs = {}, {}, [], []
-        if self.opts.release_memory:
+        if not self.opts.keep_freed_memory:
             release_free_memory()
         if prune_before > 0:
             self.store.prune_segments(SECOND, prune_before)
