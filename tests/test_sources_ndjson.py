@@ -29,18 +29,35 @@ def _check(chunks: list[files.Chunk], content: bytes, offset: int, line: int) ->
 
 
 @settings(max_examples=150, deadline=None)
-@given(lines=LINES, unfinished=st.booleans(), batch=st.integers(1, 64))
+@given(
+    lines=LINES,
+    unfinished=st.booleans(),
+    batch=st.integers(1, 64),
+    first=st.none() | st.integers(1, 64),
+)
 def test_chunks_are_the_files_lines_from_any_chunk_end(
-    tmp_path_factory, lines: list[bytes], unfinished: bool, batch: int
+    tmp_path_factory, lines: list[bytes], unfinished: bool, batch: int, first: int | None
 ) -> None:
     content = b"".join(x + b"\n" for x in lines) + (b"tail" if unfinished else b"")
     path = tmp_path_factory.mktemp("nd") / "events.ndjson"
     path.write_bytes(content)
-    chunks = list(files.ndjson_chunks(str(path), batch_bytes=batch))
+    chunks = list(files.ndjson_chunks(str(path), batch_bytes=batch, first_batch_bytes=first))
     _check(chunks, content, 0, 0)
     for c in chunks:  # a checkpoint after any chunk: the rest from there
-        rest = list(files.ndjson_chunks(str(path), c.end_offset, c.end_line, batch))
+        rest = list(
+            files.ndjson_chunks(str(path), c.end_offset, c.end_line, batch, first_batch_bytes=first)
+        )
         _check(rest, content, c.end_offset, c.end_line)
+
+
+def test_the_first_chunk_is_the_smaller_one(tmp_path: Path) -> None:
+    content = b"".join(b'{"n":%d}\n' % i for i in range(1000))
+    path = tmp_path / "events.ndjson"
+    path.write_bytes(content)
+    chunks = list(files.ndjson_chunks(str(path), batch_bytes=4096, first_batch_bytes=512))
+    _check(chunks, content, 0, 0)
+    assert 0 < len(chunks[0].data) <= 512
+    assert all(len(c.data) > 3000 for c in chunks[1:-1])  # then whole buffers
 
 
 def test_a_line_longer_than_the_buffer_comes_whole(tmp_path: Path) -> None:

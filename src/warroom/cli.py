@@ -107,8 +107,10 @@ def run(
     ] = None,
 ) -> None:
     """Replay events as fast as the machine allows; resumes from the last checkpoint."""
+    from warroom.gctune import hold_for_imports, tune_for_streaming
+
+    hold_for_imports()
     from warroom.engine.config import EngineConfig
-    from warroom.gctune import tune_for_streaming
     from warroom.runner import Runner, RunOptions
     from warroom.sources.files import is_columnar, total_size
 

@@ -330,7 +330,13 @@ class Runner:
             )
         if files.is_columnar(self.opts.events):
             return files.arrow_chunks(self.opts.events, self.offset, self.opts.batch_rows)
-        return files.ndjson_chunks(self.opts.events, self.offset, self.line, self.opts.batch_bytes)
+        return files.ndjson_chunks(
+            self.opts.events,
+            self.offset,
+            self.line,
+            self.opts.batch_bytes,
+            first_batch_bytes=files.FIRST_BATCH_BYTES,
+        )
 
     def _decode(self, chunk: files.Chunk) -> DecodedBatch:
         if chunk.table is not None:
