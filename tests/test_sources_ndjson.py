@@ -70,3 +70,10 @@ def test_a_line_longer_than_the_buffer_comes_whole(tmp_path: Path) -> None:
     assert chunks[0].data == b"{}\n"  # before the buffer grew
     assert sum(c.data.count(long) for c in chunks if c.data) == 2  # never cut
     assert chunks[-1].end_line == 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_lines_are_counted_as_bytes_count_does(data: bytes) -> None:
+    assert files.count_lines(data) == data.count(b"\n")
+    assert files.count_lines(data * 40) == 40 * data.count(b"\n")  # past the vector width

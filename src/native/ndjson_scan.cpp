@@ -649,10 +649,23 @@ class Scanner {
 
 }  // namespace
 
+// The newlines in `data`, without the GIL: the reader counts each chunk's lines, and
+// bytes.count held the GIL for 0.12 s of a 2 M-event replay (this loop is vectorised).
+size_t count_lines(const py::buffer& data) {
+  const py::buffer_info b = data.request();
+  const auto* p = static_cast<const unsigned char*>(b.ptr);
+  const size_t n = static_cast<size_t>(b.size) * static_cast<size_t>(b.itemsize);
+  py::gil_scoped_release unlocked;
+  size_t lines = 0;
+  for (size_t i = 0; i < n; ++i) lines += p[i] == '\n';
+  return lines;
+}
+
 PYBIND11_MODULE(_ndjson_scan, m) {
   m.doc() = "The NDJSON fast path of warroom's decoder (simdjson).";
   py::class_<Scanner>(m, "Scanner")
       .def(py::init<py::list, py::list, py::list, py::list, py::list, py::list, int>())
       .def("scan", &Scanner::scan, py::arg("data"));
+  m.def("count_lines", &count_lines, py::arg("data"), "The newlines in a bytes-like object.");
   m.attr("SIMDJSON_VERSION") = std::to_string(simdjson::SIMDJSON_VERSION_MAJOR) + "." + std::to_string(simdjson::SIMDJSON_VERSION_MINOR);
 }

