@@ -325,3 +325,32 @@ def test_a_drained_log_keeps_each_ids_latest_fresh_record() -> None:
     assert keys.tolist() == sorted(latest)
     assert vals[:, 0].tolist() == [latest[k] for k in sorted(latest)]
     assert engine.core.seen.logged == 0
+
+
+@pytest.mark.parametrize("engine_type", [Engine, NativeEngine] if native.available() else [Engine])
+def test_the_catalog_comes_back_from_the_state_pickled_once(engine_type: type[Engine]) -> None:
+    catalog = {"SKU-1": "phones", "SKU-2": "shoes"}
+    engine = engine_type()
+    engine.set_catalog(catalog)
+    first = engine.state_blob()
+    assert engine._pickled_catalog() is engine._pickled_catalog()  # kept, not made again
+    back = engine_type()
+    back.restore(first, {}, {})
+    assert back.sku_category == catalog
+    back.set_catalog({"SKU-3": "toys"})  # a new catalog: a new pickle
+    again = engine_type()
+    again.restore(back.state_blob(), {}, {})
+    assert again.sku_category == {"SKU-3": "toys"}
+
+
+def test_a_state_holding_the_catalog_as_a_dict_still_restores() -> None:
+    """States written before session 13 hold the dict itself."""
+    import pickle
+
+    engine = Engine()
+    engine.set_catalog({"SKU-1": "phones"})
+    state = pickle.loads(engine.state_blob())
+    state["sku_category"] = {"SKU-1": "phones"}
+    back = Engine()
+    back.restore(pickle.dumps(state), {}, {})
+    assert back.sku_category == {"SKU-1": "phones"}
