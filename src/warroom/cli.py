@@ -110,6 +110,11 @@ def run(
     from warroom.gctune import hold_for_imports, tune_for_streaming
 
     hold_for_imports()
+    # Polars' thread pool gets the cores the replay's own threads (reading, engine,
+    # checkpoints) leave: on 2 cores its pool only competed with them (session 13, 2 M
+    # events: NDJSON 3.34-3.44 -> 3.27-3.36 s, Arrow 3.85-4.07 -> 3.60-3.73 s). Read when
+    # polars is imported, just below; a value set by the user stays.
+    os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) - 2)))
     from warroom.engine.config import EngineConfig
     from warroom.runner import Runner, RunOptions
     from warroom.sources.files import is_columnar, total_size
