@@ -472,8 +472,7 @@ class Core {
 
   // The per-second cells of every grouping set, and the minute registers of their buyers.
   struct Cells {
-    std::vector<CellKey> keys;            // the step's cells, one grouping set after another
-    IndexMap<CellKey> minutes;
+    IndexMap<CellKey> cells, minutes;
     std::vector<int64_t> metrics;         // N_METRICS a cell
     std::vector<int64_t> minute_metrics;  // N_METRICS a minute cell
     RegisterMerge regs;                   // of the minute cells
@@ -490,9 +489,6 @@ class Core {
     std::vector<Pending> done;
     Cells out;
     IndexMap<FineKey> fine;
-    IndexMap<CellKey> set_cells;   // one grouping set's cells -> their index in the set
-    std::vector<size_t> set_size;  // each set's cells at the last step: its map's size
-    std::vector<int32_t> orders_n, buyers_n;  // a cell's distinct orders and buyers
     std::vector<int64_t> fine_n, fine_v, fine_u, row_fine, fine_cells, child_of, minute_of, reached;
     std::vector<std::pair<uint64_t, int64_t>> by_hash, sort_tmp;
     std::vector<Adds> adds;
@@ -542,7 +538,7 @@ class Core {
       }
     }
     if (!any) return py::none();
-    return py::make_tuple(cell_columns(out.keys, out.metrics),
+    return py::make_tuple(cell_columns(out.cells.keys, out.metrics),
                           register_columns(out.minutes, out.regs),
                           cell_columns(out.minutes.keys, out.minute_metrics));
   }
@@ -595,29 +591,12 @@ class Core {
       fine_n[at] += 1, fine_v[at] += p.value_base, fine_u[at] += p.value_minor;
       row_fine[i] = at;
     }
-    // 2. fine groups -> the cells of every grouping set. One set at a time, in a map of
-    // its own: a set's few thousand cells and their metrics stay in cache. (One map of
-    // every set's cells, sized for the worst case, took 8-16 MiB: an insert missed the
-    // cache.) A set's cells are a contiguous range of `keys`.
-    std::vector<CellKey>& keys = out.keys;
-    keys.clear();
+    // 2. fine groups -> the cells of every grouping set
+    IndexMap<CellKey>& cells = out.cells;
+    cells.reset(fine.size() * G / 2);
     std::vector<int64_t>& metrics = out.metrics;
     metrics.clear();
-    IndexMap<CellKey>& set_cells = w.set_cells;
-    std::vector<size_t>& set_size = w.set_size;
-    set_size.resize(G, 0);
-    std::vector<size_t> begin(G, 0);
-    size_t base = 0;
-    auto open_set = [&](size_t g) {
-      set_cells.reset(std::max<size_t>(set_size[g] + set_size[g] / 4, 16));
-      base = begin[g] = keys.size();
-    };
-    auto close_set = [&](size_t g) { set_size[g] = set_cells.size(); };
-    auto cell = [&](const CellKey& ck) -> int64_t {  // the cell's index in `keys`
-      auto [at, added] = set_cells.insert(ck);
-      if (added) keys.push_back(ck), metrics.resize(metrics.size() + N_METRICS, 0);
-      return static_cast<int64_t>(base) + at;
-    };
+    metrics.reserve(fine.size() * G / 2 * N_METRICS);
     const size_t F = fine.size();
     std::vector<int64_t>& fine_cells = w.fine_cells;  // by grouping set, then fine group
     fine_cells.resize(F * G);
@@ -634,46 +613,47 @@ class Core {
           ad.used_base += j < GMV_LOCAL;  // local money sorts last
         }
     }
+    // One grouping set at a time: its cells and their metrics stay in cache (with the
+    // sets interleaved, every fine group reached eleven cells across the whole table).
     for (size_t g = 0; g < G; ++g) {
       if (parent_[g] >= 0) continue;  // below, from its parent's far fewer cells
       const auto [a, b] = gsets_[g];
       const bool local = local_[g];
       int64_t* cell_of = &fine_cells[g * F];
-      open_set(g);
       for (size_t f = 0; f < F; ++f) {
         const FineKey& fk = fine.keys[f];
-        const int64_t at =
-            cell(CellKey{fk.win, a >= 0 ? fk.dims[a] : 0, b >= 0 ? fk.dims[b] : 0, static_cast<int32_t>(g)});
+        CellKey ck{fk.win, a >= 0 ? fk.dims[a] : 0, b >= 0 ? fk.dims[b] : 0, static_cast<int32_t>(g)};
+        auto [at, added] = cells.insert(ck);
+        if (added) metrics.resize(metrics.size() + N_METRICS, 0);
         int64_t* m = &metrics[at * N_METRICS];
         const Adds& ad = adds[f];
         const int upto = local ? ad.used : ad.used_base;
         for (int j = 0; j < upto; ++j) m[ad.metric[j]] += ad.value[j];
         cell_of[f] = at;
       }
-      close_set(g);
     }
     // 2b. the coarser sets from their parents' cells (additive metrics: distinct ones are
     // counted below), and each fine group's cell in them
     std::vector<int64_t>& child_of = w.child_of;  // a parent's cell -> its child's cell
+    const size_t parent_cells = cells.size();
     for (size_t g = 0; g < G; ++g) {
       const int p = parent_[g];
       if (p < 0) continue;
+      child_of.assign(parent_cells, -1);
       const auto [a, b] = gsets_[g];
       const int pa = gsets_[p].first;  // a child's dimension is the parent's first or second
-      const size_t from_cell = begin[p], to_cell = begin[p] + set_size[p];
-      child_of.resize(to_cell - from_cell);
-      open_set(g);
-      for (size_t c = from_cell; c < to_cell; ++c) {
-        const CellKey pk = keys[c];  // a copy: adding a cell may move the keys
+      for (size_t c = 0; c < parent_cells; ++c) {
+        const CellKey pk = cells.keys[c];  // a copy: inserting may move the keys
+        if (pk.gset != p) continue;
         auto pick = [&](int d) { return d < 0 ? 0 : d == pa ? pk.k1 : pk.k2; };
-        const int64_t at = cell(CellKey{pk.win, pick(a), pick(b), static_cast<int32_t>(g)});
+        auto [at, added] = cells.insert(CellKey{pk.win, pick(a), pick(b), static_cast<int32_t>(g)});
+        if (added) metrics.resize(metrics.size() + N_METRICS, 0);
         int64_t* m = &metrics[at * N_METRICS];
         const int64_t* from = &metrics[c * N_METRICS];
         for (int j = 0; j < N_METRICS; ++j) m[j] += from[j];
-        child_of[c - from_cell] = at;
+        child_of[c] = at;
       }
-      close_set(g);
-      for (size_t f = 0; f < F; ++f) fine_cells[g * F + f] = child_of[fine_cells[p * F + f] - from_cell];
+      for (size_t f = 0; f < F; ++f) fine_cells[g * F + f] = child_of[fine_cells[p * F + f]];
     }
     // 3. order lines: distinct orders and buyers per cell; the buyers' minute registers.
     // The lines as (hash, row), sorted by order (then by buyer), equal hashes in row order:
@@ -690,11 +670,11 @@ class Core {
     const size_t lines = by_hash.size();
     // each cell's minute: the buyers' registers and the minute rollup's part are keyed by it
     IndexMap<CellKey>& minutes = out.minutes;
-    minutes.reset(keys.size() / 4);
+    minutes.reset(cells.size() / 4);
     std::vector<int64_t>& minute_of = w.minute_of;
-    minute_of.resize(keys.size());
-    for (size_t c = 0; c < keys.size(); ++c) {
-      CellKey mk = keys[c];
+    minute_of.resize(cells.size());
+    for (size_t c = 0; c < cells.size(); ++c) {
+      CellKey mk = cells.keys[c];
       mk.win = floor_div(mk.win, MINUTE) * MINUTE;
       minute_of[c] = minutes.insert(mk).first;
     }
@@ -717,16 +697,10 @@ class Core {
         }
       }
     };
-    // counted apart and added in one pass below: a 4-byte counter a cell stays in cache,
-    // a cell's metrics row does not (the runs reach the cells in no order)
-    std::vector<int32_t>& orders_n = w.orders_n;
-    std::vector<int32_t>& buyers_n = w.buyers_n;
-    orders_n.assign(keys.size(), 0);
-    buyers_n.assign(keys.size(), 0);
-    distinct_cells([&](int64_t c, int64_t) { orders_n[c]++; });
+    distinct_cells([&](int64_t c, int64_t) { metrics[c * N_METRICS + ORDERS]++; });
     lines_by(&Pending::user_hash);
     distinct_cells([&](int64_t c, int64_t row) {
-      buyers_n[c]++;
+      metrics[c * N_METRICS + BUYERS]++;
       const uint64_t user = done[row].user_hash;
       const uint64_t low = user & ((uint64_t(1) << 52) - 1);
       const int16_t r = static_cast<int16_t>((low == 0 ? 64 : __builtin_clzll(low)) - 11);
@@ -738,10 +712,9 @@ class Core {
     // buyers add up too, as in the group-by: a closing minute replaces them by its HLL's.
     std::vector<int64_t>& per_minute = out.minute_metrics;
     per_minute.assign(minutes.size() * N_METRICS, 0);
-    for (size_t c = 0; c < keys.size(); ++c) {
+    for (size_t c = 0; c < cells.size(); ++c) {
       int64_t* m = &per_minute[minute_of[c] * N_METRICS];
-      int64_t* from = &metrics[c * N_METRICS];
-      from[ORDERS] += orders_n[c], from[BUYERS] += buyers_n[c];
+      const int64_t* from = &metrics[c * N_METRICS];
       for (int j = 0; j < N_METRICS; ++j) m[j] += from[j];
     }
   }
