@@ -294,7 +294,15 @@ def test_a_merchant_operator_acks_its_own_notices_only(api, tmp_path: Path):
                 (s := notice_states(c, tok["vic"])) and all(s[m]["sent"] == 1 for m in shops) and s
             )
         )
-        assert sent, notice_states(c, tok["vic"])
+        # in full when it fails (seen once in a whole run, session 13, not reproduced)
+        assert sent, json.dumps(
+            {
+                "states": notice_states(c, tok["vic"]),
+                "notices": c.get("/api/v1/notices", headers=tok["vic"]).json(),
+                "received": len(ok.requests),
+            },
+            default=str,
+        )
         # the payload tells the merchant where to acknowledge, with its own token
         ack_paths = {r["json"]["merchant_id"]: r["json"]["ack"] for r in ok.requests}
     ids = {n["merchant_id"]: n["id"] for n in c.get("/api/v1/notices", headers=tok["vic"]).json()}
