@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,8 +73,10 @@ def test_a_line_longer_than_the_buffer_comes_whole(tmp_path: Path) -> None:
     assert chunks[-1].end_line == 4
 
 
+@pytest.mark.skipif(files._native_count_lines is None, reason="NDJSON scanner not built")
 @settings(max_examples=200, deadline=None)
 @given(data=st.binary(max_size=300))
 def test_lines_are_counted_as_bytes_count_does(data: bytes) -> None:
+    # without the native count, `count_lines` is bytes.count: nothing to compare
     assert files.count_lines(data) == data.count(b"\n")
     assert files.count_lines(data * 40) == 40 * data.count(b"\n")  # past the vector width

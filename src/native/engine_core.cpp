@@ -114,8 +114,9 @@ class Index {
   }
   // The cache line `key`'s lookup starts from, asked for ahead of that lookup: the
   // dedup index is tens of MiB, and each lookup missed the cache. Always inlined: GCC
-  // finds a function holding only a prefetch free of effects and drops its calls (so
-  // session 12's prefetch trials built no prefetch at all).
+  // finds a function holding only a prefetch free of effects and drops its calls (this
+  // session's first build of it held no prefetch instruction; session 12's trials, whose
+  // code was not kept, may have met the same).
   __attribute__((always_inline)) void prefetch(uint64_t key) const {
     const uint64_t h = mix(key);
     const Shard& sh = shards_[h >> 56];

@@ -112,7 +112,7 @@ def run(
     hold_for_imports()
     # Polars' thread pool gets the cores the replay's own threads (reading, engine,
     # checkpoints) leave: on 2 cores its pool only competed with them (session 13, 2 M
-    # events: NDJSON 3.34-3.44 -> 3.27-3.36 s, Arrow 3.85-4.07 -> 3.60-3.73 s). Read when
+    # events: NDJSON 3.34-3.44 -> 3.27-3.36 s, Arrow 3.85-4.07 -> 3.60-4.39 s). Read when
     # polars is imported, just below; a value set by the user stays.
     os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) - 2)))
     from warroom.engine.config import EngineConfig
@@ -128,8 +128,8 @@ def run(
         batch_bytes=batch_bytes,
         checkpoint_seconds=checkpoint_seconds,
         # From NDJSON freed memory is kept for the next batches (memtrim.py). From Arrow it
-        # bought less (10 M events: 11.8 -> 11.6 s) for a peak 40 MiB nearer the 1.5 GB
-        # budget: its decoding frees ~1.3 KB a row at once, beside the next batch's.
+        # bought nothing at 10 M events (session 13: 15.05 / 15.85 s against 15.82 s) for a
+        # peak 54-65 MiB higher: its decoding frees ~1.3 KB a row at once, beside the next's.
         keep_freed_memory=not is_columnar(events),
     )
     tune_for_streaming()

@@ -8,8 +8,9 @@ still collected, only in larger steps.
 
 A long-running command's imports (polars, SQLAlchemy, the engine: ~0.3 s) make tens of
 thousands of containers and no garbage, and the default thresholds walked them again and
-again: `hold_for_imports` before them and `tune_for_streaming` after took 55-60 ms off
-`warroom run`'s start (median of 15 starts, 0.672 -> 0.614 s).
+again: `hold_for_imports` before them and `tune_for_streaming` after took ~58 ms off
+`warroom run`'s start (`import warroom.cli, warroom.runner`, median of 15 processes,
+0.672 -> 0.614 s, session 13).
 """
 
 from __future__ import annotations

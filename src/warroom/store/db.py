@@ -297,8 +297,8 @@ def _sqlite_setup(database: str | None) -> Any:
         for schema in ("main", ORDERS_SCHEMA):
             # A new database's pages: 64 KiB. Most bytes are blobs of megabytes (index
             # runs, cell segments) that SQLite writes as chains of overflow pages, twice
-            # (the log, then the file). 10 M events: 3.0 -> 1.9-2.1 system CPU-s, 9.8 ->
-            # 9.2-9.6 s. (No effect on a database that exists: it keeps its page size.)
+            # (the log, then the file). 10 M events, session 12: 3.0 -> 1.9-2.1 system
+            # CPU-s, 9.8 -> 9.2-9.6 s. (A database that exists keeps its page size.)
             cur.execute(f"PRAGMA {schema}.page_size=65536")
             cur.execute(f"PRAGMA {schema}.journal_mode=WAL")  # a kill -9 loses nothing committed
             cur.execute(f"PRAGMA {schema}.synchronous=NORMAL")
