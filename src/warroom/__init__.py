@@ -7,6 +7,8 @@ import os
 # they stayed in RSS beside the next chunk's. Handed back after 0.1 s, the 10 M-event
 # replay from Arrow peaked 30-90 MiB lower (docs/benchmarks.md, session 10). Polars
 # reads this when it is first imported, so it is set first; a value the user sets wins.
+# (`warroom run` from NDJSON keeps them longer: memtrim.keep_polars_freed_memory.)
+USER_MALLOC_CONF = "_RJEM_MALLOC_CONF" in os.environ
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
 # numpy's OpenBLAS starts a thread per core that spins for a while once loaded: 20 % of
 # the samples of `import warroom.runner` and 0.1 CPU-s of each replay, on the core the

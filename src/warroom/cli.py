@@ -115,9 +115,13 @@ def run(
     # events: NDJSON 3.34-3.44 -> 3.27-3.36 s, Arrow 3.85-4.07 -> 3.60-4.39 s). Read when
     # polars is imported, just below; a value set by the user stays.
     os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 1) - 2)))
+    from warroom.memtrim import keep_polars_freed_memory
+    from warroom.sources.files import is_columnar, total_size
+
+    if not is_columnar(events):  # before polars is imported (memtrim.py)
+        keep_polars_freed_memory()
     from warroom.engine.config import EngineConfig
     from warroom.runner import Runner, RunOptions
-    from warroom.sources.files import is_columnar, total_size
 
     opts = RunOptions(
         events=events,

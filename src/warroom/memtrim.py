@@ -10,12 +10,21 @@ A replay (`warroom run`) keeps them instead (`keep_freed_memory`): every page ha
 back was faulted in again, and zeroed by the kernel, by the next batches. 10 M events
 from NDJSON: 885 k -> 561 k page faults, 10.5 -> 9.5 s, peak 1,216 -> 1,295 MiB
 (docs/benchmarks.md, session 12). Elsewhere than glibc both do nothing.
+
+Polars allocates with its own jemalloc, whose options `warroom/__init__.py` sets: freed
+pages go back to the kernel after 0.1 s, for the peak of a replay from Arrow. A replay
+from NDJSON keeps them for polars' own default times instead
+(`keep_polars_freed_memory`); its next batches faulted them in again (session 14, 10 M
+events: 607-709 k -> 440-500 k page faults, 11.2-14.5 -> 11.0-13.0 s, peak 1,283-1,335 ->
+1,321-1,352 MiB).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import sys
 from functools import cache
 
 # mallopt parameters (malloc.h)
@@ -51,3 +60,21 @@ def keep_freed_memory() -> None:
     if libc is not None:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+
+
+# jemalloc reads its options once, when polars' library is loaded: after polars is
+# imported, setting this changes nothing.
+POLARS_MALLOC_CONF = "_RJEM_MALLOC_CONF"
+KEEP_POLARS_FREED = "dirty_decay_ms:500,muzzy_decay_ms:1000"  # polars' own default
+
+
+def keep_polars_freed_memory() -> bool:
+    """Polars' allocator keeps freed pages for reuse 0.5 s, then 1 s more as reclaimable,
+    instead of 0.1 s. Before polars is imported; False (nothing done) if it was, or if
+    the user set the allocator's options (theirs win)."""
+    import warroom
+
+    if "polars" in sys.modules or warroom.USER_MALLOC_CONF:
+        return False
+    os.environ[POLARS_MALLOC_CONF] = KEEP_POLARS_FREED
+    return True

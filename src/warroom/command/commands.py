@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # sqlalchemy costs every command ~0.15 s to import; few need it
+    import sqlalchemy as sa
 
 err = Console(stderr=True)
 DataOpt = Annotated[Path, typer.Option("--data", help="State directory (SQLite inside).")]
