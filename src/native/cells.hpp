@@ -42,6 +42,11 @@ class IndexMap {
     keys.clear();
   }
   size_t size() const { return keys.size(); }
+  // The slot `k`'s insert starts from, asked for ahead of it (always inlined: GCC drops
+  // calls to a function holding only a prefetch; see engine_core.cpp's Index).
+  __attribute__((always_inline)) void prefetch(const Key& k) const {
+    __builtin_prefetch(slots_.data() + (Key::hash(k) & mask_), 1, 3);
+  }
 
   // the key's index and whether it was added now
   std::pair<int64_t, bool> insert(const Key& k) {

@@ -211,6 +211,14 @@ class Scanner {
       if (name == "type") type_field_ = static_cast<int>(i);
     }
     if (names_.size() > 64) throw std::runtime_error("more than 64 fields");
+    // The fields with a column of their own: not `ts` and `type` (read into `ts` and
+    // `kind`), not numbers read as money, not nested objects.
+    for (size_t i = 0; i < names_.size(); ++i) {
+      const int j = json_[i];
+      const bool own = (j == STR || j == ATTRS || j == I64 || j == BOOL) &&
+                       static_cast<int>(i) != ts_field_ && static_cast<int>(i) != type_field_;
+      if (own) column_fields_ |= bit(static_cast<int>(i));
+    }
     for (size_t i = 0; i < names_.size(); ++i) {
       if (!keys_.add(names_[i], static_cast<int>(i))) throw std::runtime_error("key table full");
     }
@@ -241,7 +249,18 @@ class Scanner {
         tr.minimum.emplace_back(p[0].cast<int>(), p[1].cast<int64_t>());
       }
       tr.nested = r["nested"].cast<bool>();
+      // `take` reads these fields' values as strings it read once (Work::strs)
+      auto need_str = [&](int f) {
+        if (json_.at(f) != STR) throw std::runtime_error("a checked field is not a string: " + names_[f]);
+      };
+      for (int f : tr.ids) need_str(f);
+      for (int f : tr.non_empty) need_str(f);
+      for (auto& [f, shape] : tr.shapes) need_str(f);
+      for (auto& [f, values] : tr.enums) need_str(f);
       rules_.push_back(std::move(tr));
+    }
+    for (int f : {type_field_, id_field_, currency_field_}) {
+      if (json_.at(f) != STR) throw std::runtime_error("not a string field: " + names_.at(f));
     }
     currency_names_.reserve(currencies.size());  // the map's keys point into it
     for (size_t i = 0; i < currencies.size(); ++i) {
@@ -272,7 +291,7 @@ class Scanner {
       py::gil_scoped_release unlocked;  // the decode thread runs beside the engine
       scan_lines(ptr, static_cast<size_t>(size), out);
     }
-    return out.to_dict(names_, json_, ts_field_, type_field_);
+    return out.to_dict(names_, json_, column_fields_);
   }
 
  private:
@@ -283,23 +302,26 @@ class Scanner {
     std::vector<uint8_t> kind;
     std::vector<int32_t> currency;
     std::vector<StrColumn> strs;
-    std::vector<std::vector<int64_t>> ints;
-    std::vector<std::vector<uint8_t>> int_valid, bools, bool_valid;
-    void reserve(size_t lines, const std::vector<int>& json) {  // growing is memmove
+    // int64 and bool columns: zeroed, so a row writes only the fields it holds (a null
+    // is a zero value with a zero validity byte), like the string columns
+    std::vector<ZeroBuffer> ints, int_valid, bools, bool_valid;
+    // `columns`: a bit per field with a column of its own (Scanner::column_fields_)
+    void reserve(size_t lines, const std::vector<int>& json, uint64_t columns) {  // growing is memmove
       line.reserve(lines);
       ts.reserve(lines);
       value_minor.reserve(lines);
       kind.reserve(lines);
       currency.reserve(lines);
       for (size_t f = 0; f < json.size(); ++f) {
+        if (!((columns >> f) & 1)) continue;
         if (json[f] == STR || json[f] == ATTRS) {
           strs[f].allocate(lines);
         } else if (json[f] == I64) {
-          ints[f].reserve(lines);
-          int_valid[f].reserve(lines);
+          ints[f].allocate(lines * sizeof(int64_t));
+          int_valid[f].allocate(lines);
         } else if (json[f] == BOOL) {
-          bools[f].reserve(lines);
-          bool_valid[f].reserve(lines);
+          bools[f].allocate(lines);
+          bool_valid[f].allocate(lines);
         }
       }
     }
@@ -307,7 +329,7 @@ class Scanner {
         : strs(fields), ints(fields), int_valid(fields), bools(fields), bool_valid(fields) {}
 
     py::dict to_dict(const std::vector<std::string>& names, const std::vector<int>& json,
-                     int ts_field, int type_field) {  // moves the buffers out
+                     uint64_t columns) {  // moves the buffers out
       py::dict d;
       d["n"] = n;
       d["records"] = records;
@@ -321,21 +343,19 @@ class Scanner {
       d["currency"] = give(std::move(currency));
       py::dict cols;
       for (size_t f = 0; f < names.size(); ++f) {
-        int j = json[f];
-        if (static_cast<int>(f) == ts_field || static_cast<int>(f) == type_field || j == F64 ||
-            j == NESTED) {
-          continue;
-        }
+        if (!((columns >> f) & 1)) continue;
+        const int j = json[f];
         if (j == STR || j == ATTRS) {
           cols[py::str(names[f])] = py::make_tuple(
               give(std::move(strs[f].views), n * 16), give(std::move(strs[f].data)),
               give(std::move(strs[f].valid), n));
         } else if (j == I64) {
           cols[py::str(names[f])] =
-              py::make_tuple(give(std::move(ints[f])), give(std::move(int_valid[f])));
+              py::make_tuple(give(std::move(ints[f]), n * sizeof(int64_t)),
+                             give(std::move(int_valid[f]), n));
         } else if (j == BOOL) {
           cols[py::str(names[f])] =
-              py::make_tuple(give(std::move(bools[f])), give(std::move(bool_valid[f])));
+              py::make_tuple(give(std::move(bools[f]), n), give(std::move(bool_valid[f]), n));
         }
       }
       d["columns"] = cols;
@@ -349,17 +369,19 @@ class Scanner {
     simdjson::dom::parser parser;
     std::string padded;
     std::vector<element> vals;
+    std::vector<std::string_view> strs;
     Present present;
     bool nested = false;  // the line just taken is of a type with nested objects
   };
 
   void scan_lines(const char* ptr, size_t size, Out& out) const {
     const char* end = ptr + size;
-    out.reserve(1 + std::count(ptr, end, '\n'), json_);
+    out.reserve(1 + std::count(ptr, end, '\n'), json_, column_fields_);
     const char* p = ptr;
     int64_t index = 0;
     Work work;
     work.vals.resize(names_.size());
+    work.strs.resize(names_.size());
     while (p <= end) {
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
       const char* stop = nl ? nl : end;
@@ -386,6 +408,7 @@ class Scanner {
   // Parses and checks one line; on success appends its row to `out`.
   bool take(const char* p, size_t len, const char* buf_end, Work& work, Out& out) const {
     std::vector<element>& vals = work.vals;
+    std::vector<std::string_view>& strs = work.strs;  // the string fields' values, read once
     Present& present = work.present;
     element doc;
     simdjson::error_code err;
@@ -406,11 +429,13 @@ class Scanner {
       if (f < 0) return false;  // unknown: polars would drop it
       if (present[f]) return false;  // a repeated key
       present.bits |= bit(f);
-      vals[f] = field.value;
-      if (!json_type_ok(f, field.value)) return false;
+      const element v = field.value;
+      vals[f] = v;
+      if (!json_type_ok(f, v)) return false;
+      if (json_[f] == STR) strs[f] = v.get_string().value_unsafe();
     }
     if (type_field_ < 0 || !present[type_field_]) return false;
-    std::string_view type_name = vals[type_field_].get_string().value_unsafe();
+    std::string_view type_name = strs[type_field_];
     int t = -1;
     for (size_t i = 0; i < types_.size(); ++i) {
       if (types_[i] == type_name) t = static_cast<int>(i);
@@ -423,7 +448,7 @@ class Scanner {
     int id_field = id_field_;
     if (!present[id_field] || !present[ts_field_]) return false;
     auto id_ok = [&](int f) {
-      size_t n = code_points(vals[f].get_string().value_unsafe());
+      size_t n = code_points(strs[f]);
       return n >= 1 && n <= static_cast<size_t>(id_max_len_);
     };
     if (!id_ok(id_field)) return false;
@@ -431,14 +456,14 @@ class Scanner {
       if (present[f] && !id_ok(f)) return false;
     }
     for (int f : r.non_empty) {
-      if (present[f] && vals[f].get_string().value_unsafe().empty()) return false;
+      if (present[f] && strs[f].empty()) return false;
     }
     for (auto& [f, shape] : r.shapes) {
-      std::string_view s = vals[f].get_string().value_unsafe();
+      std::string_view s = strs[f];
       if (shape == REGION ? !region_shape(s) : !country_shape(s)) return false;
     }
     for (auto& [f, allowed] : r.enums) {
-      std::string_view s = vals[f].get_string().value_unsafe();
+      std::string_view s = strs[f];
       bool found = false;
       for (auto& a : allowed) found |= a == s;
       if (!found) return false;
@@ -451,7 +476,7 @@ class Scanner {
     int64_t minor = 0;
     int32_t cur = -1;
     if (r.money >= 0) {
-      auto c = currency_index_.find(vals[currency_field_].get_string().value_unsafe());
+      auto c = currency_index_.find(strs[currency_field_]);
       if (c == currency_index_.end()) return false;
       cur = c->second;
       double x = number(vals[r.money]);
@@ -478,18 +503,21 @@ class Scanner {
     out.ts.push_back(ts);
     out.value_minor.push_back(minor);
     out.currency.push_back(cur);
-    for (size_t f = 0; f < names_.size(); ++f) {
-      int j = json_[f];
+    // only the fields the line holds (a dozen of ~30): the rest stay zero, i.e. null
+    for (uint64_t bits = present.bits & column_fields_; bits; bits &= bits - 1) {
+      const int f = __builtin_ctzll(bits);
+      const int j = json_[f];
       if (j == STR) {
-        if (present[f]) out.strs[f].put(row, vals[f].get_string().value_unsafe());
+        out.strs[f].put(row, strs[f]);
       } else if (j == ATTRS) {
-        if (present[f]) out.strs[f].put(row, attrs);
+        out.strs[f].put(row, attrs);
       } else if (j == I64) {
-        out.ints[f].push_back(present[f] ? vals[f].get_int64().value_unsafe() : 0);
-        out.int_valid[f].push_back(present[f]);
-      } else if (j == BOOL) {
-        out.bools[f].push_back(present[f] && vals[f].get_bool().value_unsafe());
-        out.bool_valid[f].push_back(present[f]);
+        const int64_t x = vals[f].get_int64().value_unsafe();
+        std::memcpy(out.ints[f].data + row * sizeof(int64_t), &x, sizeof x);
+        out.int_valid[f].data[row] = 1;
+      } else {  // BOOL
+        out.bools[f].data[row] = vals[f].get_bool().value_unsafe();
+        out.bool_valid[f].data[row] = 1;
       }
     }
     return true;
@@ -639,6 +667,7 @@ class Scanner {
   std::vector<std::string> names_, types_;
   std::vector<int> json_;
   int ts_field_ = -1, type_field_ = -1, id_max_len_;
+  uint64_t column_fields_ = 0;  // a bit per field written to a column of its own
   int id_field_, currency_field_, quantity_field_, attrs_field_;
   KeyTable keys_;
   std::vector<TypeRules> rules_;
