@@ -26,8 +26,19 @@ def parse_ts(text: pl.Expr) -> pl.Expr:
 
 
 def parse_ts_column(text: pl.Series) -> pl.Series:
-    """parse_ts on a column, skipping the RFC 3339 parser when every value is digits
-    (the common case: polars evaluates both branches of a when/then)."""
-    if text.null_count() == 0 and text.str.contains(r"^\d{1,18}$").all():
+    """parse_ts on a column. The digits are cast at once; only the other values go
+    through the RFC 3339 parser (polars evaluates both branches of a when/then over every
+    row: a chunk of 262,144 with ~200 RFC 3339 stamps took ~40 ms, session 14)."""
+    digits = text.str.contains(r"^\d{1,18}$")
+    if text.null_count() == 0 and digits.all():
         return text.cast(pl.Int64)
-    return text.to_frame("ts").select(parse_ts(pl.col("ts"))).to_series()
+    out = (
+        pl.DataFrame({"ts": text, "digits": digits})
+        .select(pl.when(pl.col("digits")).then(pl.col("ts").cast(pl.Int64, strict=False)))
+        .to_series()
+    )
+    others = (~digits.fill_null(True)).arg_true()  # neither null nor digits
+    if len(others):
+        rfc = text.gather(others).to_frame("ts").select(parse_ts(pl.col("ts"))).to_series()
+        out = out.scatter(others, rfc)
+    return out
