@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 
 from eventgen import stream
-from warroom.command.order_index import BackgroundOrderIndex
+from warroom.command.order_index import CACHE_KIB, BackgroundOrderIndex
 from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope, SqlOrderSource
 from warroom.command.tables import create, order_lines_t
-from warroom.store.db import Store
+from warroom.store.db import ORDERS_SCHEMA, Store
 
 
 def records(first: int, n: int, *, shipped: int = 0) -> pl.DataFrame:
@@ -247,3 +247,18 @@ def test_an_index_kept_in_the_main_database_moves_to_its_own(tmp_path: Path) -> 
             " OR name LIKE 'cmd_shipments%'"
         ).all()
     assert left == []
+
+
+def test_the_index_thread_writes_through_its_own_connection_with_a_large_cache(
+    index: BackgroundOrderIndex,
+) -> None:
+    index.feed(records(0, 50))
+    index.wait()
+    own = index._conn
+    assert own is not None
+    pragma = f"PRAGMA {ORDERS_SCHEMA}.cache_size"
+    assert own.exec_driver_sql(pragma).scalar() == -CACHE_KIB
+    with index.engine.connect() as pooled:  # the pool's connections keep SQLite's default
+        assert pooled.exec_driver_sql(pragma).scalar() != -CACHE_KIB
+    index.close()
+    assert index._conn is None and count(index) == 50  # closed with the thread, not pooled

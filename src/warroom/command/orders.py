@@ -55,9 +55,7 @@ class SqlOrderSource:
 
     def _write(self, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         with self.engine.begin() as c:
-            for table, frame in ((order_lines_t, lines), (shipments_t, ships)):
-                if frame.height:
-                    _insert_new(c, table, frame)
+            insert_rows(c, lines, ships)
 
     def _where(self, scope: Scope) -> list[sa.ColumnElement[bool]]:
         t = order_lines_t.c
@@ -111,6 +109,12 @@ def split(records: pl.DataFrame | None) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("id").alias("record_id"), "order_id", "status", "ts"
     )
     return lines, ships
+
+
+def insert_rows(c: sa.Connection, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+    for table, frame in ((order_lines_t, lines), (shipments_t, ships)):
+        if frame.height:
+            _insert_new(c, table, frame)
 
 
 def _insert_new(c: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
