@@ -7,6 +7,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,3 +140,35 @@ def test_a_journal_written_before_packing_still_applies() -> None:
     )
     assert list(book.orders) == ["o1"] and book.orders["o1"].shipped
     assert book.buyers["u1"].orders == 1
+
+
+@pytest.mark.parametrize("native_ids", ["1", "0"])
+def test_a_batch_that_fails_at_a_refund_leaves_the_book_whole(
+    native_ids: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's order ids are coded ahead of their rows. When a refund fails halfway,
+    the ids not taken in are let go: the next batch's orders get their own rows."""
+    monkeypatch.setenv("WARROOM_NATIVE", native_ids)
+    guard = RefundGuard(load_policy())
+    assert type(guard.book.orders.ids).__name__ == ("_NativeIds" if native_ids == "1" else "_PyIds")
+    first = [
+        order(1, T0, "u-1", "d-1", "a-1"),
+        order(2, T0 + 1, "u-2", "d-2", "a-2"),
+        refund(1, T0 + 2, "u-1", "d-1", "a-1", "damaged", True),
+        order(3, T0 + 3, "u-3", "d-3", "a-3"),
+    ]
+
+    def broken(facts: Any) -> Any:
+        raise RuntimeError("a decision failed")
+
+    monkeypatch.setattr(guard, "decide", broken)
+    with pytest.raises(RuntimeError, match="a decision failed"):
+        guard.process(decode(first))
+    assert list(guard.book.orders) == ["o-1", "o-2"] and "o-3" not in guard.book.orders
+    monkeypatch.undo()
+    guard.process(
+        decode([order(4, T0 + 4, "u-4", "d-4", "a-4"), order(3, T0 + 5, "u-3", "d", "a")])
+    )
+    assert list(guard.book.orders) == ["o-1", "o-2", "o-4", "o-3"]
+    assert guard.book.orders["o-3"].ts == T0 + 5 and guard.book.orders["o-4"].user == "u-4"
+    assert guard.book.buyers["u-3"].orders == 1

@@ -772,7 +772,10 @@ PYBIND11_MODULE(_engine_core, m) {
   py::class_<warroom::StrDict>(m, "StrDict")
       .def(py::init<const std::vector<std::string>&, bool>(), py::arg("values"),
            py::arg("frozen") = false)
-      .def("encode", &warroom::StrDict::encode)
+      .def("encode", &warroom::StrDict::encode, py::arg("views"), py::arg("validity"),
+           py::arg("data"), py::arg("offset"), py::arg("length"), py::arg("list_added") = true)
+      .def("find", &warroom::StrDict::find)
+      .def("truncate", &warroom::StrDict::truncate)
       .def("__len__", &warroom::StrDict::size);
   py::class_<Core>(m, "Core")
       .def(py::init<int64_t, int64_t, int64_t, std::vector<std::pair<int, int>>, std::vector<bool>,

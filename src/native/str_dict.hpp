@@ -39,10 +39,30 @@ class StrDict {
 
   size_t size() const { return values_.size(); }
 
+  // Forget every value from code `n` on (a batch coded ahead and then not taken in).
+  void truncate(size_t n) {
+    if (n >= values_.size()) return;
+    values_.resize(n);
+    entries_.resize(n);
+    rehash(slots_.size());
+  }
+
+  // A value's code, or -1 when it is not in the dictionary (nothing is added).
+  int32_t find(const std::string& value) const {
+    const Key k = Key::of(value);
+    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
+      const int32_t c = slots_[at];
+      if (c < 0) return -1;
+      if (same(c, k)) return c;
+    }
+  }
+
   // Codes (int32) for `length` rows of a string-view column from row `offset`; and the
-  // values added, in order. `validity` is Arrow's bitmap or None.
+  // values added, in order (an empty list unless `list_added`: making the Python
+  // strings took most of the time of a column of new values). `validity` is Arrow's
+  // bitmap or None.
   py::tuple encode(py::buffer views, py::object validity, std::vector<py::buffer> data,
-                   int64_t offset, int64_t length) {
+                   int64_t offset, int64_t length, bool list_added) {
     py::buffer_info v = views.request();
     if (offset < 0 || length < 0 || (offset + length) * 16 > v.size * v.itemsize)
       throw std::invalid_argument("views buffer shorter than offset + length rows");
@@ -98,7 +118,8 @@ class StrDict {
       throw std::invalid_argument("a string view points outside its data buffers");
     }
     py::list added;
-    for (size_t i = before; i < values_.size(); ++i) added.append(py::str(values_[i]));
+    if (list_added)
+      for (size_t i = before; i < values_.size(); ++i) added.append(py::str(values_[i]));
     return py::make_tuple(out, added);
   }
 

@@ -104,8 +104,10 @@ class RefundGuard:
             pl.col("kind").is_in([KIND_ORDER, KIND_REFUND, KIND_SHIPMENT])
         )
         kind = rows["kind"]
+        is_order = kind == KIND_ORDER
         orders_at, ships_at, refunds = (
-            (kind == k).arg_true().to_list() for k in (KIND_ORDER, KIND_SHIPMENT, KIND_REFUND)
+            is_k.arg_true().to_list()
+            for is_k in (is_order, kind == KIND_SHIPMENT, kind == KIND_REFUND)
         )
         # every record's fields the book reads; a refund's own fields for refunds only
         folded = [rows[c].to_list() for c in ("ts", "order_id", "user_id", "category", "status")]
@@ -115,26 +117,30 @@ class RefundGuard:
         addresses = rows["address_id"].to_list() if linked else []
         refund_rows = rows[refunds].select(FACTS).iter_rows()
         book, graph = self.book, self.graph
+        codes = book.orders.encode(rows["order_id"].filter(is_order))  # as `orders_at`
         out: list[Decision] = []
         o = s = 0  # the orders and shipments taken so far
-        for end in [*refunds, rows.height]:
-            o_end, s_end = bisect_left(orders_at, end, o), bisect_left(ships_at, end, s)
-            book.fold(folded, orders_at[o:o_end], ships_at[s:s_end])
-            if linked:
-                for p in orders_at[o:o_end]:  # the accounts' shared devices and addresses
-                    if devices[p] is not None or addresses[p] is not None:
-                        graph.add(users[p], devices[p], addresses[p])
-            o, s = o_end, s_end
-            if end == rows.height:
-                break
-            *fields, value = next(refund_rows)
-            facts = RefundFacts(*fields, value or 0)
-            if self.timings is None:
-                out.append(self.decide(facts))
-            else:
-                t0 = perf_counter_ns()
-                out.append(self.decide(facts))
-                self.timings.append(perf_counter_ns() - t0)
+        try:
+            for end in [*refunds, rows.height]:
+                o_end, s_end = bisect_left(orders_at, end, o), bisect_left(ships_at, end, s)
+                book.fold(folded, orders_at[o:o_end], ships_at[s:s_end], codes[o:o_end])
+                if linked:
+                    for p in orders_at[o:o_end]:  # the accounts' shared devices and addresses
+                        if devices[p] is not None or addresses[p] is not None:
+                            graph.add(users[p], devices[p], addresses[p])
+                o, s = o_end, s_end
+                if end == rows.height:
+                    break
+                *fields, value = next(refund_rows)
+                facts = RefundFacts(*fields, value or 0)
+                if self.timings is None:
+                    out.append(self.decide(facts))
+                else:
+                    t0 = perf_counter_ns()
+                    out.append(self.decide(facts))
+                    self.timings.append(perf_counter_ns() - t0)
+        finally:  # ids coded ahead and not taken in (a refund failed) are let go
+            book.orders.forget_uncommitted()
         return out
 
     def changes(self) -> dict[str, Any]:

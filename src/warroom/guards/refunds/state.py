@@ -3,7 +3,7 @@
 Orders are kept as columns (`Orders`) and taken in a stretch at a time (`BuyerBook.fold`):
 the guard reads every order of the stream, and one Python object and a few method calls
 per order cost 2.8-4.2 us per record of an all-order load in the server's one writer
-thread (1.5-1.6 us now; docs/benchmarks.md).
+thread (1.5-1.6 us, then less with the native order ids; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from itertools import accumulate
 from operator import attrgetter
 from sys import intern
 from typing import Any
+
+import numpy as np
+import polars as pl
+
+from warroom.engine import native
 
 VELOCITY_KEPT = 32  # recent refund times kept per buyer (velocity saturates well below)
 SHIPPED = frozenset(("shipped", "delivered", "returned"))
@@ -39,40 +44,101 @@ class Order:
     shipped: bool = False
 
 
-class Orders(Mapping[str, Order]):
-    """Orders by id, as columns: row i holds the i-th order seen. An `Order` is made
-    only when one is looked up (a refund's order), never for an order taken in."""
+class _NativeIds:
+    """Order id -> code, codes in order of first appearance, in C++ (the engine's
+    `StrDict`) on polars' own buffers. A Python dict of millions of ids, and the
+    first-line test in Python, took ~28 % of the server's writer thread under an
+    all-order load (py-spy, session 15)."""
 
     def __init__(self) -> None:
-        self.row: dict[str, int] = {}
+        assert native._engine_core is not None
+        self._dict = native._engine_core.StrDict([], False)  # no "unknown" value first
+
+    def encode(self, ids: pl.Series) -> np.ndarray:
+        codes, _ = self._dict.encode(*native._string_view(ids), list_added=False)
+        return codes
+
+    def find(self, key: str) -> int:
+        return int(self._dict.find(key))
+
+    def truncate(self, n: int) -> None:
+        self._dict.truncate(n)
+
+
+class _PyIds:
+    """`_NativeIds` in Python, where the native part is not built or switched off."""
+
+    def __init__(self) -> None:
+        self._dict: dict[str, int] = {}
+
+    def encode(self, ids: pl.Series) -> np.ndarray:
+        d = self._dict
+        return np.fromiter((d.setdefault(k, len(d)) for k in ids.to_list()), np.int64, len(ids))
+
+    def find(self, key: str) -> int:
+        return self._dict.get(key, -1)
+
+    def truncate(self, n: int) -> None:
+        while len(self._dict) > n:  # the newest codes are the last inserted
+            self._dict.popitem()
+
+
+class Orders(Mapping[str, Order]):
+    """Orders by id, as columns: row i holds the i-th order seen. An `Order` is made
+    only when one is looked up (a refund's order), never for an order taken in.
+
+    An id's row is its code in `ids`. A batch's ids are coded at once (`encode`), ahead
+    of their rows, which are appended stretch by stretch: an id whose row is not there
+    yet is not an order yet (`index`)."""
+
+    def __init__(self) -> None:
+        self.ids = _NativeIds() if native.available() else _PyIds()
         self.key: list[str] = []
         self.ts = array("q")
         self.user: list[str] = []  # interned: one string per buyer, not per order
         self.category: list[str] = []
         self.shipped = bytearray()
 
+    def encode(self, ids: pl.Series) -> np.ndarray:
+        """The codes of a column of order ids (no nulls); new ids get the next codes in
+        order of first appearance, and become orders once their rows are appended."""
+        if ids.null_count():
+            raise ValueError("order ids must not be null")
+        return self.ids.encode(ids)
+
+    def forget_uncommitted(self) -> None:
+        """Drop the codes of ids coded ahead whose rows were never appended (a batch
+        that failed halfway): they would otherwise take the next orders' codes."""
+        self.ids.truncate(len(self.key))
+
+    def index(self, order_id: str) -> int | None:
+        i = self.ids.find(order_id)
+        return i if 0 <= i < len(self.key) else None
+
     def __getitem__(self, order_id: str) -> Order:
-        return self._at(self.row[order_id])
+        i = self.index(order_id)
+        if i is None:
+            raise KeyError(order_id)
+        return self._at(i)
 
     def get(self, order_id: str, default: Any = None) -> Any:
-        i = self.row.get(order_id)
+        i = self.index(order_id)
         return default if i is None else self._at(i)
 
     def __contains__(self, order_id: object) -> bool:
-        return order_id in self.row
+        return isinstance(order_id, str) and self.index(order_id) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.row)
+        return iter(self.key)
 
     def __len__(self) -> int:
-        return len(self.row)
+        return len(self.key)
 
     def _at(self, i: int) -> Order:
         return Order(self.ts[i], self.user[i], self.category[i], bool(self.shipped[i]))
 
     def append(self, keys: list[str], ts: Iterable[int], users: list[str], cats: list[str]) -> None:
-        n = len(self.key)
-        self.row.update(zip(keys, range(n, n + len(keys)), strict=True))
+        """Rows for `keys`, which were coded (`encode`) as the next rows, in this order."""
         self.key += keys
         self.ts.extend(ts)
         self.user += users
@@ -122,27 +188,35 @@ class BuyerBook:
         self._changed_buyers[user] = None  # every caller changes it
         return b
 
-    def fold(self, cols: Sequence[list[Any]], orders: list[int], ships: list[int]) -> None:
+    def fold(
+        self, cols: Sequence[list[Any]], orders: list[int], ships: list[int], codes: np.ndarray
+    ) -> None:
         """Take in a stretch of records with no refund among them: the order lines at
         positions `orders` and the shipments at `ships` (ascending) of the columns
-        `(ts, order_id, user_id, category, status)`. The same as taking them one by one
-        in input order: an order counts once, at its first line; a shipment marks only
-        an order whose first line came before it."""
+        `(ts, order_id, user_id, category, status)`; `codes` are the order lines' ids
+        coded by `self.orders.encode`. The same as taking them one by one in input
+        order: an order counts once, at its first line; a shipment marks only an order
+        whose first line came before it."""
         ts, oids, users, cats, statuses = cols
         book = self.orders
-        known = book.row
-        first: dict[str, int] = {}  # new order -> position of its first line, input order
-        for p in orders:
-            o = oids[p]
-            if o not in known and o not in first:
-                first[o] = p
         n0 = len(book.key)
-        if first:
-            new = list(first.values())
+        # A new id's code is one past every code before it in the batch, and no line
+        # after its first has a higher one: its first line is where the running maximum
+        # steps up.
+        steps = np.flatnonzero(
+            codes > np.maximum.accumulate(np.concatenate(([n0 - 1], codes[:-1])))
+        )
+        new = [orders[i] for i in steps.tolist()]
+        if new:
+            if codes[steps[0]] != n0 or codes[steps[-1]] != n0 + len(new) - 1:
+                raise RuntimeError("the order book's ids and rows disagree")
             new_users = list(map(intern, [users[p] for p in new]))
             new_ts = [ts[p] for p in new]
             book.append(
-                list(first), new_ts, new_users, list(map(intern, [cats[p] or "" for p in new]))
+                [oids[p] for p in new],
+                new_ts,
+                new_users,
+                list(map(intern, [cats[p] or "" for p in new])),
             )
             # a buyer's first order here gives its first_ts (reversed: the first one wins)
             first_ts = dict(zip(reversed(new_users), reversed(new_ts), strict=True))
@@ -154,10 +228,10 @@ class BuyerBook:
                 b.orders += n
             self._changed_buyers.update(dict.fromkeys(new_users))
         for q in ships:
-            i = known.get(oids[q])
+            i = book.index(oids[q])
             if i is None or book.shipped[i] or statuses[q] not in SHIPPED:
                 continue
-            if i >= n0 and first[book.key[i]] > q:
+            if i >= n0 and new[i - n0] > q:
                 continue  # the order's first line comes after this shipment
             book.shipped[i] = 1
             if i < self._new_from:
@@ -196,18 +270,22 @@ class BuyerBook:
         for k, first_ts, n, refunds, returned, last, recent in buyer_rows:
             self.buyers[k] = Buyer(first_ts, n, refunds, returned, last, list(recent))
         book, caught_up = self.orders, self._new_from == len(self.orders.key)
-        new: list[tuple[str, int, str, str, bool]] = []  # appended at once, in their order
-        for row in order_rows:
-            i = book.row.get(row[0])
-            if i is None:
-                new.append(row)
-            else:
-                book.shipped[i] = row[4]
-        if new:
-            keys, ts, users, cats, shipped = map(list, zip(*new, strict=True))
+        rows = list(order_rows)
+        if rows:
+            keys = [row[0] for row in rows]
+            codes = book.encode(pl.Series(keys, dtype=pl.String)).tolist()
             n0 = len(book.key)
-            book.append(keys, ts, list(map(intern, users)), list(map(intern, cats)))
-            book.shipped[n0:] = bytes(map(bool, shipped))
+            new: list[tuple[str, int, str, str, bool]] = []  # appended at once, in order
+            for code, row in zip(codes, rows, strict=True):
+                if code < n0:
+                    book.shipped[code] = row[4]
+                elif code == n0 + len(new):
+                    new.append(row)
+                # else: an id given twice in one change (never written so); its first wins
+            if new:
+                keys, ts, users, cats, shipped = map(list, zip(*new, strict=True))
+                book.append(keys, ts, list(map(intern, users)), list(map(intern, cats)))
+                book.shipped[n0:] = bytes(map(bool, shipped))
         if caught_up:
             self._new_from = len(book.key)
 
