@@ -3,7 +3,8 @@
 Orders are kept as columns (`Orders`) and taken in a stretch at a time (`BuyerBook.fold`):
 the guard reads every order of the stream, and one Python object and a few method calls
 per order cost 2.8-4.2 us per record of an all-order load in the server's one writer
-thread (1.5-1.6 us, then less with the native order ids; docs/benchmarks.md).
+thread (1.4-1.75 us in session 15, and 0.95-1.21 us with the order ids coded in C++;
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
