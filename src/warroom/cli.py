@@ -118,7 +118,8 @@ def run(
     from warroom.memtrim import keep_polars_freed_memory
     from warroom.sources.files import is_columnar, total_size
 
-    if not is_columnar(events):  # before polars is imported (memtrim.py)
+    columnar = is_columnar(events)
+    if not columnar:  # before polars is imported (memtrim.py)
         keep_polars_freed_memory()
     from warroom.engine.config import EngineConfig
     from warroom.runner import Runner, RunOptions
@@ -134,7 +135,7 @@ def run(
         # From NDJSON freed memory is kept for the next batches (memtrim.py). From Arrow it
         # bought nothing at 10 M events (session 13: 15.05 / 15.85 s against 15.82 s) for a
         # peak 54-65 MiB higher: its decoding frees ~1.3 KB a row at once, beside the next's.
-        keep_freed_memory=not is_columnar(events),
+        keep_freed_memory=not columnar,
     )
     tune_for_streaming()
     try:

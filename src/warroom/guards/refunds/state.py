@@ -47,9 +47,9 @@ class Order:
 
 class _NativeIds:
     """Order id -> code, codes in order of first appearance, in C++ (the engine's
-    `StrDict`) on polars' own buffers. A Python dict of millions of ids, and the
-    first-line test in Python, took ~28 % of the server's writer thread under an
-    all-order load (py-spy, session 15)."""
+    `StrDict`) on polars' own buffers. A Python dict of ~1 M ids, and the first-line
+    test in Python, took ~28 % of the server's writer thread under an all-order load
+    (py-spy, session 15)."""
 
     def __init__(self) -> None:
         assert native._engine_core is not None
