@@ -16,6 +16,7 @@ from warroom.cli import app
 from warroom.command.actions.merchants import outbox
 from warroom.command.actions.shipping import held_orders, observe, violations
 from warroom.command.audit_chain import AuditChain
+from warroom.command.orders import SqlOrderSource
 from warroom.contract.decode import Decoder
 from warroom.engine.config import EngineConfig
 from warroom.engine.engine import Engine
@@ -118,3 +119,23 @@ def test_respond_does_what_the_dry_run_listed(data: Path, snap, rates) -> None: 
     audit = [r["action"] for r in AuditChain(engine).rows()]
     assert audit[-1] == "catalog.release"
     assert json.loads(invoke("respond", "--data", str(data), "--json").stdout)["actions"] == []
+
+
+def test_an_order_shipped_in_commands_index_is_not_held(data: Path, rates) -> None:
+    """The server's index may see a shipment a step before the guard's blast radius
+    does: the order counts as shipped all the same."""
+    dry = json.loads(invoke("respond", "--data", str(data), "--dry-run", "--json").stdout)
+    first, second = dry["actions"][0]["orders"][:2]
+    ships = [
+        {"type": "shipment", "id": f"e-{o}", "ts": T + 45_000, "order_id": o, "status": s}
+        | {"merchant_id": "m-0"}
+        for o, s in ((first, "delivered"),)
+    ]
+    step = Engine(EngineConfig()).process(
+        Decoder(rates).decode_ndjson(b"".join(json.dumps(s).encode() + b"\n" for s in ships), 1)
+    )
+    SqlOrderSource(Store.open(data).engine).feed(step.records)
+    again = json.loads(invoke("respond", "--data", str(data), "--dry-run", "--json").stdout)
+    held = again["actions"][0]["orders"]
+    assert first not in held and second in held
+    assert len(held) == len(dry["actions"][0]["orders"]) - 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 import random
 import subprocess
 import sys
@@ -14,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from eventgen import stream
-from warroom.command.order_index import CACHE_KIB, BackgroundOrderIndex
-from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope, SqlOrderSource
-from warroom.command.tables import create, order_lines_t
-from warroom.store.db import ORDERS_SCHEMA, Store
+from warroom.command.order_index import BackgroundOrderIndex
+from warroom.command.orders import KIND_ORDER, KIND_SHIPMENT, Scope, SqlOrderSource, blocks
+from warroom.command.tables import create, order_blocks_t
+from warroom.store.db import Store
 
 
 def records(first: int, n: int, *, shipped: int = 0) -> pl.DataFrame:
@@ -30,8 +32,8 @@ def records(first: int, n: int, *, shipped: int = 0) -> pl.DataFrame:
             "order_id": [f"o-{i}" for i in ids],
             "merchant_id": [f"m-{i % 3}" for i in ids],
             "sku_id": ['s-ü "quoted"'] * n,  # JSON escapes survive the trip through SQLite
-            "region": ["CN-ZJ"] * n,
-            "campaign": [None] * n,
+            "region": ["CN-ZJ" if i % 2 else "CN-GD" for i in ids],
+            "campaign": [None if i % 4 == 3 else f"c-1{i % 2}" for i in ids],
             "ts": [1_000 + i for i in ids],
             "status": [None] * n,
         },
@@ -54,9 +56,17 @@ def index(tmp_path: Path):
     idx.close()
 
 
-def count(index: BackgroundOrderIndex) -> int:
-    with index.engine.connect() as c:
-        return int(c.execute(sa.select(sa.func.count()).select_from(order_lines_t)).scalar())
+def lines(source: SqlOrderSource) -> pl.DataFrame:
+    with source.engine.connect() as c:
+        return pl.concat(blocks(c, KIND_ORDER))
+
+
+def count(source: SqlOrderSource) -> int:
+    """Order lines written (blocks hold their row counts)."""
+    t = order_blocks_t.c
+    q = sa.select(sa.func.coalesce(sa.func.sum(t.rows), 0)).where(t.kind == KIND_ORDER)
+    with source.engine.connect() as c:
+        return int(c.execute(q).scalar_one())
 
 
 def test_queries_see_what_was_fed_and_values_are_exact(index: BackgroundOrderIndex) -> None:
@@ -65,37 +75,103 @@ def test_queries_see_what_was_fed_and_values_are_exact(index: BackgroundOrderInd
     want = sorted(f"o-{i}" for i in range(500) if i % 3 == 1)
     assert index.orders_in(scope) == want  # no wait needed by the caller
     assert index.orders_in(scope, unshipped=True) == [o for o in want if int(o[2:]) >= 10]
-    with index.engine.connect() as c:
-        row = c.execute(sa.select(order_lines_t).where(order_lines_t.c.record_id == "ol-7")).one()
-    assert row._asdict() == {
-        "record_id": "ol-7",
-        "order_id": "o-7",
-        "merchant_id": "m-1",
-        "sku_id": 's-ü "quoted"',
-        "region": "CN-ZJ",
-        "campaign": None,
-        "ts": 1_007,
-    }
+    assert index.merchants_in(Scope(orders=("o-4", "o-8"))) == ["m-1", "m-2"]
+    row = lines(index).filter(pl.col("order_id") == "o-7").to_dicts()
+    assert row == [
+        {
+            "order_id": "o-7",
+            "merchant_id": "m-1",
+            "sku_id": 's-ü "quoted"',
+            "region": "CN-ZJ",
+            "campaign": None,
+            "ts": 1_007,
+        }
+    ]
 
 
-def test_feeding_twice_is_idempotent(index: BackgroundOrderIndex) -> None:
-    index.feed(records(0, 100))
-    index.feed(records(50, 100))  # a resumed run re-feeds what followed its checkpoint
-    index.wait()
-    assert count(index) == 150
+def test_scopes_narrow_together_as_a_python_pass_over_the_lines_says(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    create(store.engine)
+    source = SqlOrderSource(store.engine)
+    for first in range(0, 300, 100):  # three steps, three blocks
+        source.feed(records(first, 100, shipped=20))
+    fed = records(0, 300).to_dicts()
+    shipped = {f"o-{i}" for first in range(0, 300, 100) for i in range(first, first + 20)}
+    for scope in (
+        Scope(merchants=("m-0", "m-2"), since=1_150),
+        Scope(orders=("o-5", "o-150", "o-299", "o-x")),
+        Scope(skus=('s-ü "quoted"',), regions=("CN-ZJ",), merchants=("m-1",)),
+        Scope(regions=("CN-GD",)),
+        Scope(campaigns=("c-11",)),
+        Scope(since=0),  # since alone narrows nothing: never every order
+    ):
+        keys = {"merchant_id": scope.merchants, "order_id": scope.orders}
+        keys |= {"sku_id": scope.skus, "region": scope.regions, "campaign": scope.campaigns}
+        want = (
+            sorted(
+                {
+                    r["order_id"]
+                    for r in fed
+                    if all(r[k] in v for k, v in keys.items() if v)
+                    and (scope.since is None or r["ts"] >= scope.since)
+                }
+            )
+            if scope.narrows_orders()
+            else []
+        )
+        assert source.orders_in(scope) == want, scope
+        assert source.orders_in(scope, unshipped=True) == [o for o in want if o not in shipped]
+
+
+def test_a_line_fed_twice_changes_no_answer(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    create(store.engine)
+    source = SqlOrderSource(store.engine)
+    source.feed(records(0, 100, shipped=5))
+    scope = Scope(merchants=("m-0",))
+    once = (source.orders_in(scope), source.orders_in(scope, unshipped=True))
+    source.feed(records(50, 100, shipped=5))  # o-50..o-99 again, o-50..o-54 shipped
+    want = sorted(f"o-{i}" for i in range(150) if i % 3 == 0)
+    assert source.orders_in(scope) == want and set(once[0]) < set(want)
+    unshipped = [o for o in want if not (0 <= int(o[2:]) < 5 or 50 <= int(o[2:]) < 55)]
+    assert source.orders_in(scope, unshipped=True) == unshipped
+    assert source.merchants_in(scope) == ["m-0"]
+
+
+def test_a_resume_deletes_the_blocks_written_after_its_checkpoint(tmp_path: Path) -> None:
+    """The records past a checkpoint are fed again after a crash: the blocks they made
+    before it go, so the index does not grow by what a crash replays."""
+    store = Store.open(tmp_path)
+    create(store.engine)
+    first = BackgroundOrderIndex(store.engine)
+    first.feed(records(0, 100))
+    first.wait()
+    state = first.checkpoint_state()  # the checkpoint commits here
+    first.feed(records(100, 100))
+    first.feed(records(200, 100))
+    first.wait()
+    assert count(first) == 300
+    # kill -9; the next process restores the checkpoint and replays what followed it
+    second = BackgroundOrderIndex(store.engine)
+    second.restore_state(state)
+    assert count(second) == 100
+    second.feed(records(100, 100))
+    second.wait()
+    assert count(second) == 200 and lines(second)["order_id"].n_unique() == 200
+    second.close()
 
 
 def test_wait_returns_only_once_the_rows_are_written(
     index: BackgroundOrderIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = threading.Event()
-    write = index._write
+    write = index._write_step
 
-    def slow(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+    def slow(seq: int, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         release.wait(5)
-        write(lines, ships)
+        write(seq, lines, ships)
 
-    monkeypatch.setattr(index, "_write", slow)
+    monkeypatch.setattr(index, "_write_step", slow)
     index.feed(records(0, 50))
     waiter = threading.Thread(target=index.wait)
     waiter.start()
@@ -110,16 +186,16 @@ def test_a_failing_write_fails_waits_keeps_the_rows_and_recovers(
     index: BackgroundOrderIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failures = 3
-    write = index._write
+    write = index._write_step
 
-    def flaky(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+    def flaky(seq: int, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         nonlocal failures
         if failures:
             failures -= 1
             raise sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
-        write(lines, ships)
+        write(seq, lines, ships)
 
-    monkeypatch.setattr(index, "_write", flaky)
+    monkeypatch.setattr(index, "_write_step", flaky)
     index.feed(records(0, 40))
     with pytest.raises(RuntimeError, match=r"order index cannot be written: .*disk is full"):
         index.wait()  # a checkpoint now fails: nothing is acknowledged
@@ -168,7 +244,7 @@ def test_a_checkpoint_saves_the_backlog_and_a_resume_writes_it(
         return runner, index
 
     runner, index = server()
-    monkeypatch.setattr(index, "_write", _failing)  # the disk is full: nothing lands
+    monkeypatch.setattr(index, "_write_step", _failing)  # the disk is full: nothing lands
     chunk = next(iter(files.ndjson_chunks(str(events_file), batch_bytes=1 << 20)))
     assert chunk.data is not None
     batch = runner.decoder.decode_ndjson(chunk.data, chunk.first_line)
@@ -186,7 +262,7 @@ def test_a_checkpoint_saves_the_backlog_and_a_resume_writes_it(
     index.close()
 
 
-def _failing(lines: pl.DataFrame, ships: pl.DataFrame) -> None:
+def _failing(seq: int, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
     raise sa.exc.OperationalError("INSERT", {}, Exception("database or disk is full"))
 
 
@@ -218,12 +294,13 @@ print(count(index))
     assert done.stdout.split() == ["120000"]
 
 
-def test_an_index_kept_in_the_main_database_moves_to_its_own(tmp_path: Path) -> None:
-    """A data directory written before `orders.db` existed keeps its order lines."""
+def test_an_index_of_rows_by_record_id_becomes_blocks(tmp_path: Path) -> None:
+    """Data directories written before the blocks keep their order lines: in the main
+    database (before `orders.db`) or in `orders.db` (a row per line)."""
     store = Store.open(tmp_path)
-    with store.engine.begin() as c:  # the old layout: the tables in warroom.db
+    with store.engine.begin() as c:  # lines in orders.db, shipments left in warroom.db
         c.exec_driver_sql(
-            "CREATE TABLE main.cmd_order_lines (record_id TEXT PRIMARY KEY, order_id TEXT"
+            "CREATE TABLE orders.cmd_order_lines (record_id TEXT PRIMARY KEY, order_id TEXT"
             " NOT NULL, merchant_id TEXT, sku_id TEXT, region TEXT, campaign TEXT,"
             " ts BIGINT NOT NULL)"
         )
@@ -232,33 +309,45 @@ def test_an_index_kept_in_the_main_database_moves_to_its_own(tmp_path: Path) -> 
             " NOT NULL, status TEXT NOT NULL, ts BIGINT NOT NULL)"
         )
         c.exec_driver_sql(
-            "INSERT INTO main.cmd_order_lines VALUES ('ol-1', 'o-1', 'm-1', 's', 'CN-ZJ',"
-            " NULL, 5), ('ol-2', 'o-2', 'm-1', 's', 'CN-ZJ', NULL, 6)"
+            "INSERT INTO orders.cmd_order_lines VALUES ('ol-1', 'o-1', 'm-1', 's', 'CN-ZJ',"
+            " NULL, 5), ('ol-2', 'o-2', 'm-1', 's', 'CN-ZJ', 'c-11', 6)"
         )
         c.exec_driver_sql("INSERT INTO main.cmd_shipments VALUES ('sh-1', 'o-1', 'shipped', 7)")
     create(store.engine)
-    create(store.engine)  # a second start finds nothing to move
+    create(store.engine)  # a second start finds nothing to convert
     index = SqlOrderSource(store.engine)
     assert index.orders_in(Scope(merchants=("m-1",))) == ["o-1", "o-2"]
     assert index.orders_in(Scope(merchants=("m-1",)), unshipped=True) == ["o-2"]
+    assert index.orders_in(Scope(campaigns=("c-11",))) == ["o-2"]
+    assert count(index) == 2
     with store.engine.connect() as c:
-        left = c.exec_driver_sql(
-            "SELECT name FROM main.sqlite_master WHERE name LIKE 'cmd_order_lines%'"
-            " OR name LIKE 'cmd_shipments%'"
-        ).all()
-    assert left == []
+        left = [
+            c.exec_driver_sql(
+                f"SELECT name FROM {db}.sqlite_master WHERE name LIKE 'cmd_order_lines%'"
+                " OR name LIKE 'cmd_shipments%'"
+            ).all()
+            for db in ("main", "orders")
+        ]
+    assert left == [[], []]
 
 
-def test_the_index_thread_writes_through_its_own_connection_with_a_large_cache(
-    index: BackgroundOrderIndex,
-) -> None:
-    index.feed(records(0, 50))
+def test_a_checkpoint_of_the_row_layout_restores(index: BackgroundOrderIndex) -> None:
+    """A checkpoint saved before the blocks held the backlog's rows with record ids and
+    no step number: a resume writes them and deletes nothing."""
+    index.feed(records(0, 10))
     index.wait()
-    own = index._conn
-    assert own is not None
-    pragma = f"PRAGMA {ORDERS_SCHEMA}.cache_size"
-    assert own.exec_driver_sql(pragma).scalar() == -CACHE_KIB
-    with index.engine.connect() as pooled:  # the pool's connections keep SQLite's default
-        assert pooled.exec_driver_sql(pragma).scalar() != -CACHE_KIB
-    index.close()
-    assert index._conn is None and count(index) == 50  # closed with the thread, not pooled
+    old = records(10, 5, shipped=2).rename({"id": "record_id"})
+    backlog = [
+        old.filter(pl.col("kind") == kind).drop("kind", *drop)
+        for kind, drop in ((KIND_ORDER, ["status"]), (KIND_SHIPMENT, []))
+    ]
+    state = []
+    for frame in backlog:
+        buf = io.BytesIO()
+        frame.write_ipc(buf)
+        state.append(buf.getvalue())
+    index.restore_state(pickle.dumps(tuple(state)))
+    assert index.orders_in(Scope(merchants=("m-0", "m-1", "m-2"))) == sorted(
+        f"o-{i}" for i in range(15)
+    )
+    assert index.orders_in(Scope(orders=("o-10", "o-11", "o-12")), unshipped=True) == ["o-12"]

@@ -1,25 +1,20 @@
 """The server's order index, written by a thread of its own.
 
-Indexing a step's order lines is SQLite work (B-tree inserts of random text keys, a
-few microseconds a row) that the one writer thread did inline, while every ingest
-request waited for that writer. Here the writer hands the rows over and goes on; the
-index thread inserts them in one statement per step, without the GIL.
+Indexing a step's order lines (command/orders.py: an Arrow blob per step and kind) is
+work the one writer thread did inline, while every ingest request waited for that
+writer. Here the writer hands the rows over and goes on; the index thread writes them,
+mostly without the GIL.
 
 It is a participant of the engine's checkpoint (`Runner.join`): its state is the
 backlog, the rows handed over and not yet written, saved in the checkpoint's own
-transaction. So a record the store counts is in the index or in that backlog, and a
-resume after `kill -9` feeds the backlog again (inserts are idempotent by record id)
-before the records past the checkpoint. A checkpoint does not wait for the index.
-
-The thread writes through a connection of its own, whose SQLite page cache for the
-order index is 64 MiB instead of SQLite's 2 MB: each insert walks two B-trees of random
-text keys, and with 64 KiB pages a 2 MB cache holds 31 of them. 1 M order lines with
-random ids in steps of 10,000 (session 14): 15.5-17.1 -> 12.5-13.0 s, 14.5-15.8 ->
-11.3-11.6 CPU-s. Only this connection has the large cache: the pool's others keep
-SQLite's default.
+transaction, with the number (`seq`) of the first step not yet written. So a record
+the store counts is in the index or in that backlog. A resume after `kill -9` deletes
+the blocks from that number on (written after the checkpoint: the records past it are
+fed again), then writes the backlog and goes on. A checkpoint does not wait for the
+index.
 
 A query waits for the rows handed over before it, so a step that saw an order reads
-it back (a hold placed just after the order arrived finds it). A failed insert stays
+it back (a hold placed just after the order arrived finds it). A failed write stays
 queued and is retried; until it succeeds, queries raise its error.
 """
 
@@ -35,24 +30,35 @@ from collections import deque
 import polars as pl
 import sqlalchemy as sa
 
-from warroom.command.orders import Scope, SqlOrderSource, insert_rows, split
-from warroom.store.db import ORDERS_SCHEMA
+from warroom.command.orders import (
+    LINE_SCHEMA,
+    SHIP_SCHEMA,
+    Scope,
+    SqlOrderSource,
+    next_seq,
+    split,
+    write_blocks,
+)
+from warroom.command.tables import create, order_blocks_t
 
 log = logging.getLogger("warroom.command.orders")
 MAX_QUEUED = 64  # steps handed over and not yet written: past it, `feed` waits (bounded memory)
-CACHE_KIB = 65_536  # the index thread's SQLite page cache for the order index
+Step = tuple[int, pl.DataFrame, pl.DataFrame]  # seq, order lines, shipments
 
 
 class BackgroundOrderIndex(SqlOrderSource):
     def __init__(self, engine: sa.Engine, retry_seconds: float = 0.5) -> None:
         super().__init__(engine)
+        create(engine)  # a resume deletes blocks before command opens its tables
         self.retry_seconds = retry_seconds
-        # (lines, ships) for the index thread, and the same rows as other frame objects
-        # for `checkpoint_state` in the writer thread: a frame being written out by one
+        # steps for the index thread, and the same rows as other frame objects for
+        # `checkpoint_state` in the writer thread: a frame being written out by one
         # thread and read by another deadlocked (each waited for the frame's lock while
         # the other held the GIL); clones share the data, not the lock
-        self._queue: deque[tuple[pl.DataFrame, pl.DataFrame]] = deque()
-        self._saved: deque[tuple[pl.DataFrame, pl.DataFrame]] = deque()
+        self._queue: deque[Step] = deque()
+        self._saved: deque[Step] = deque()
+        with engine.connect() as c:
+            self._seq = next_seq(c)  # the next step's
         self._fed = 0  # steps handed over
         self._written = 0  # steps written
         self._error: BaseException | None = None
@@ -71,13 +77,16 @@ class BackgroundOrderIndex(SqlOrderSource):
         if lines.height + ships.height == 0:
             return
         if self._closed:  # after the server's last checkpoint: nobody waits any more
-            self._write(lines, ships)
+            with self.engine.begin() as c:
+                write_blocks(c, self._seq, lines, ships)
+            self._seq += 1
             return
         with self._cond:
             while len(self._queue) >= MAX_QUEUED and self._error is None and not self._closed:
                 self._cond.wait(0.5)
-            self._queue.append((lines, ships))
-            self._saved.append((lines.clone(), ships.clone()))
+            self._queue.append((self._seq, lines, ships))
+            self._saved.append((self._seq, lines.clone(), ships.clone()))
+            self._seq += 1
             self._fed += 1
             self._cond.notify_all()
 
@@ -107,16 +116,25 @@ class BackgroundOrderIndex(SqlOrderSource):
 
     # -- a checkpoint participant ------------------------------------------------------
     def checkpoint_state(self) -> bytes:
-        """The backlog: every row handed over and not yet written (the step being
-        written now included: written twice is the same as once)."""
+        """The first step not yet written and the backlog: every row handed over and
+        not yet written (the step being written now included: a resume deletes it)."""
         with self._cond:
             backlog = list(self._saved)
-        return pickle.dumps(tuple(_ipc([b[i] for b in backlog]) for i in (0, 1)))
+            floor = backlog[0][0] if backlog else self._seq
+        frames = (_ipc([b[i] for b in backlog]) for i in (1, 2))
+        return pickle.dumps((floor, *frames))
 
     def restore_state(self, state: bytes, deltas: list[bytes] | None = None) -> None:
+        saved = pickle.loads(state)
+        floor = saved[0] if len(saved) == 3 else None  # None: a checkpoint of rows by id
         lines, ships = (
-            pl.read_ipc(io.BytesIO(b)) if b else pl.DataFrame() for b in pickle.loads(state)
+            pl.read_ipc(io.BytesIO(b)).select(schema.names()) if b else pl.DataFrame(schema=schema)
+            for b, schema in zip(saved[-2:], (LINE_SCHEMA, SHIP_SCHEMA), strict=True)
         )
+        if floor is not None:
+            with self.engine.begin() as c:  # written after the checkpoint: fed again
+                c.execute(sa.delete(order_blocks_t).where(order_blocks_t.c.seq >= floor))
+            self._seq = floor
         self._hand_over(lines, ships)
 
     def start_fresh(self) -> None:
@@ -131,30 +149,19 @@ class BackgroundOrderIndex(SqlOrderSource):
         self.wait()
         return super().merchants_in(scope)
 
-    def _write(self, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
-        if threading.current_thread() is not self._thread:  # a feed after `close`
-            super()._write(lines, ships)
-            return
+    def _write_step(self, seq: int, lines: pl.DataFrame, ships: pl.DataFrame) -> None:
         try:
             if self._conn is None:
-                self._conn = self._connect()
+                self._conn = self.engine.connect()
             with self._conn.begin():
-                insert_rows(self._conn, lines, ships)
+                write_blocks(self._conn, seq, lines, ships)
         except Exception:
             self._disconnect()  # the retry starts on a new connection
             raise
 
-    def _connect(self) -> sa.Connection:
-        conn = self.engine.connect()
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"PRAGMA {ORDERS_SCHEMA}.cache_size=-{CACHE_KIB}")
-            conn.commit()
-        return conn
-
     def _disconnect(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.invalidate()  # not back to the pool with its large cache
                 self._conn.close()
             finally:
                 self._conn = None
@@ -172,9 +179,9 @@ class BackgroundOrderIndex(SqlOrderSource):
                     self._cond.wait()
                 if not self._queue:
                     return
-                lines, ships = self._queue[0]  # popped only once written
+                seq, lines, ships = self._queue[0]  # popped only once written
             try:
-                self._write(lines, ships)
+                self._write_step(seq, lines, ships)
             except Exception as exc:  # e.g. a full disk: keep the rows, try again
                 if self._error is None:  # once per outage, not at every retry
                     log.exception("writing the order index failed; retrying")

@@ -19,27 +19,20 @@ C, T, Int, B = sa.Column, sa.Text, sa.Integer, sa.BigInteger
 # handler's sleeps: a checkpoint's 2 ms insert took 82 ms.
 
 # -- what scopes resolve against (fed from StepResult.records) ------------------
-order_lines_t = sa.Table(
-    "cmd_order_lines",
+# One row per step and kind (0 = order lines, 3 = shipments): the step's rows as one
+# Arrow IPC blob (command/orders.py says why not a row each). `seq` numbers the steps
+# in the order they were fed; a resume deletes those past its checkpoint.
+order_blocks_t = sa.Table(
+    "cmd_order_blocks",
     metadata,
-    C("record_id", T, primary_key=True),  # the event id: a re-fed batch is idempotent
-    C("order_id", T, nullable=False, index=True),
-    C("merchant_id", T),
-    C("sku_id", T),
-    C("region", T),
-    C("campaign", T),
-    C("ts", B, nullable=False),
+    C("seq", Int, primary_key=True, autoincrement=False),
+    C("kind", sa.SmallInteger, primary_key=True, autoincrement=False),
+    C("rows", Int, nullable=False),
+    C("data", sa.LargeBinary, nullable=False),  # last: a scan reads `kind` before it
     schema=ORDERS_SCHEMA,
 )
-shipments_t = sa.Table(
-    "cmd_shipments",
-    metadata,
-    C("record_id", T, primary_key=True),
-    C("order_id", T, nullable=False, index=True),
-    C("status", T, nullable=False),
-    C("ts", B, nullable=False),
-    schema=ORDERS_SCHEMA,
-)
+# the layout before blocks: a row per order line and per shipment
+ROW_TABLES = ("cmd_order_lines", "cmd_shipments")
 
 # -- actions ---------------------------------------------------------------------
 holds_t = sa.Table(
@@ -208,22 +201,6 @@ clock_t = sa.Table(
 
 def create(engine: sa.Engine) -> None:
     metadata.create_all(engine)
-    _move_order_index(engine)
+    from warroom.command.orders import convert_row_index  # it imports this module
 
-
-def _move_order_index(engine: sa.Engine) -> None:
-    """A data directory from before the order index had its own database keeps it in
-    the main one: move its rows over (idempotent: a move cut short is finished by the
-    next start, the rows keyed by record id) and drop the old tables."""
-    if engine.dialect.name != "sqlite":
-        return
-    with engine.begin() as c:
-        old = c.exec_driver_sql(
-            "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-            (order_lines_t.name, shipments_t.name),
-        ).scalars()
-        for name in list(old):
-            c.exec_driver_sql(
-                f"INSERT OR IGNORE INTO {ORDERS_SCHEMA}.{name} SELECT * FROM main.{name}"
-            )
-            c.exec_driver_sql(f"DROP TABLE main.{name}")
+    convert_row_index(engine)

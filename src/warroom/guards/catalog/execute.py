@@ -26,13 +26,10 @@ import sqlalchemy as sa
 from warroom.command.actions.base import ActionContext, Touch
 from warroom.command.actions.merchants import CANCELLED, NotifyMerchants, outbox
 from warroom.command.actions.shipping import HoldShipping, held_orders
-from warroom.command.orders import Scope
+from warroom.command.orders import SHIPPED, Scope, shipped_among
 from warroom.command.service import Command
-from warroom.command.tables import shipments_t
 from warroom.guards.catalog.respond import _natural, _selected, _values
 from warroom.guards.catalog.store import CatalogStore
-
-SHIPPED = ("shipped", "delivered", "returned")  # as the guard's blast radius counts them
 
 
 class BlastOrders:
@@ -65,14 +62,8 @@ class BlastOrders:
         found = {o["order_id"] for o in lines}
         if unshipped:
             shipped = {o["order_id"] for o in lines if o["shipped"]}
-            ids = sorted(found)
             with self.engine.connect() as c:
-                for i in range(0, len(ids), 500):  # bounded IN lists (SQLite's variable limit)
-                    q = sa.select(shipments_t.c.order_id).where(
-                        shipments_t.c.order_id.in_(ids[i : i + 500]),
-                        shipments_t.c.status.in_(SHIPPED),
-                    )
-                    shipped.update(c.execute(q).scalars())
+                shipped |= shipped_among(c, sorted(found - shipped), SHIPPED)
             found -= shipped
         return sorted(found)
 
