@@ -354,8 +354,7 @@ class Runner:
         for period, cells in step.cells.items():
             p.cells.setdefault(period, []).append(cells)
         if batch is not None:
-            late = list(step.late.iter_rows()) if step.late is not None else []
-            self._keep_bad(batch.quarantined, late, source or self.opts.events)
+            self._keep_bad(batch.quarantined, step.late, source or self.opts.events)
         if self.on_step is not None:
             self.on_step(step)
 
@@ -364,9 +363,10 @@ class Runner:
         return sum(c.height for frames in self._pending.cells.values() for c in frames)
 
     def _keep_bad(
-        self, quarantined: list[Quarantined], late: list[tuple[int, str, int, int]], source: str
+        self, quarantined: list[Quarantined], late: pl.DataFrame | None, source: str
     ) -> None:
-        """Quarantined and late records, for the next checkpoint, with their source."""
+        """Quarantined and late records, for the next checkpoint, with their source.
+        `late`: the engine's pos, id, kind, ts of each, as `late_t`'s rows (a frame)."""
         from warroom.contract.rules import RECORD_TYPES
 
         p = self._pending
@@ -374,10 +374,17 @@ class Runner:
             {"source": source, "line": q.line, "reason": q.reason, "raw": q.raw}
             for q in quarantined
         )
-        p.late.extend(
-            {"source": source, "line": pos, "id": rid, "type": RECORD_TYPES[kind], "ts": ts}
-            for pos, rid, kind, ts in late
-        )
+        if late is not None and late.height:
+            types = dict(enumerate(RECORD_TYPES))
+            p.late.append(
+                late.select(
+                    source=pl.lit(source, pl.String),
+                    line=pl.col("pos").cast(pl.Int64),
+                    id=pl.col("id"),
+                    type=pl.col("kind").replace_strict(types, return_dtype=pl.String),
+                    ts=pl.col("ts").cast(pl.Int64),
+                )
+            )
 
     def _rates(self) -> RatesTable:
         stored = self.store.get_meta("rates")
