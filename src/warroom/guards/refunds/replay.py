@@ -84,7 +84,7 @@ def what_if(events: Path, old: Policy, new: Policy, rates: Path | None = None) -
         )
         runner = Runner(opts)
         attach(runner, old, sink=got_old.extend)
-        guard = attach(runner, new, sink=got_new.extend)
+        guard, _ = attach(runner, new, sink=got_new.extend)
         runner.run()
         runner.store.engine.dispose()
     result = compare(got_old, got_new)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from warroom.guards.refunds.background import GuardThread
 from warroom.guards.refunds.decider import Decision, RefundGuard
 from warroom.guards.refunds.policy import Policy
 from warroom.participants import CheckpointedFile, Journaled
@@ -27,28 +28,37 @@ def attach(
     policy: Policy,
     out: TextOut | None = None,
     sink: Callable[[list[Decision]], None] | None = None,
-) -> RefundGuard:
+    background: bool = False,
+) -> tuple[RefundGuard, GuardThread | None]:
     """Decide every refund a `Runner` reads; write each decision to `out` and `sink`.
 
     Chains any `on_step` already set. `attach_run` checkpoints the guard with the
-    engine; a bare `attach` (a throwaway replay) does not.
+    engine; a bare `attach` (a throwaway replay) does not. `background`: the guard runs
+    on a thread of its own (background.py), returned with it.
     """
     guard = guard_for(runner, policy)
     previous = runner.on_step
 
-    def on_step(step: Any) -> None:
-        if previous is not None:
-            previous(step)
-        decisions = guard.process(step.records)
-        if not decisions:
-            return
+    def deliver(decisions: list[Decision]) -> None:
         if out is not None:
             out.write("".join(json.dumps(d.output(), ensure_ascii=False) + "\n" for d in decisions))
         if sink is not None:
             sink(decisions)
 
+    thread = GuardThread(guard, deliver) if background else None
+
+    def on_step(step: Any) -> None:
+        if previous is not None:
+            previous(step)
+        if thread is not None:
+            thread.hand_over(step.records)
+            return
+        decisions = guard.process(step.records)
+        if decisions:
+            deliver(decisions)
+
     runner.on_step = on_step
-    return guard
+    return guard, thread
 
 
 def replay_decisions(
@@ -71,7 +81,7 @@ def replay_decisions(
             checkpoint_seconds=1e9,
         )
         runner = Runner(opts)
-        guard = attach(runner, policy, sink=decisions.extend)
+        guard, _ = attach(runner, policy, sink=decisions.extend)
         runner.run()
         runner.store.engine.dispose()
     return decisions, guard
@@ -79,7 +89,7 @@ def replay_decisions(
 
 def attach_run(
     runner: Any, decisions_out: Path | None, policy_path: Path | None = None
-) -> RefundGuard:
+) -> tuple[RefundGuard, GuardThread]:
     """`warroom run --decisions-out` (and a server, with no file): decisions to an NDJSON
     file (rewritten from the start) and to the review queue in the run's store."""
     from warroom.guards.refunds.policy import load_policy
@@ -96,12 +106,23 @@ def attach_run(
         assert guard is not None
         queue.record(decisions, policy=policy.name, orders_seen=len(guard.book.orders))
 
-    guard = attach(runner, policy, out=fh, sink=sink)
+    guard, thread = attach(runner, policy, out=fh, sink=sink, background=True)
+    assert thread is not None
+
+    def caught_up(state: Callable[[], Any]) -> Callable[[], Any]:
+        def read() -> Any:
+            thread.caught_up()  # the state after every record the checkpoint counts
+            return state()
+
+        return read
+
     # The guard's book and link graph checkpoint with the engine (its policy and
     # timings are settings, not state), and the decisions file with them.
     # Journaled: the book grows all day, so each checkpoint writes only what changed.
     runner.join(
         "refunds",
-        Journaled(guard.changes, guard.everything, guard.apply_changes, out=fh),
+        Journaled(
+            caught_up(guard.changes), caught_up(guard.everything), guard.apply_changes, out=fh
+        ),
     )
-    return guard
+    return guard, thread
