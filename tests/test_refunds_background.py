@@ -3,8 +3,10 @@ checkpoint that waits for it, and a failing step that fails one checkpoint only.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +69,38 @@ def test_a_step_that_fails_fails_one_checkpoint_and_the_guard_goes_on(
     thread.caught_up()  # raised once: the next checkpoint goes through
     assert calls == [3, frame.height - 3] and got  # the step after it was decided
     thread.close()
+
+
+def test_a_checkpoint_saves_the_state_after_every_record_it_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wired as the server wires it, with a guard slower than the writer: the state a
+    checkpoint saves is the state after all its records, as a resume shows."""
+    from warroom.guards.refunds import stream
+    from warroom.runner import Runner, RunOptions
+
+    records = ring_stream()
+    for r in records:  # the contract's amounts are JSON numbers
+        for k in ("unit_price", "amount"):
+            if k in r:
+                r[k] = float(r[k])
+    events = tmp_path / "events.ndjson"
+    events.write_text("".join(json.dumps(r) + "\n" for r in records))
+    opts = RunOptions(events=str(events), data_dir=tmp_path / "d", batch_bytes=2_000)
+    process = RefundGuard.process
+
+    def slow(self: RefundGuard, frame):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)
+        return process(self, frame)
+
+    monkeypatch.setattr(RefundGuard, "process", slow)
+    runner = Runner(opts)
+    guard, thread = stream.attach_run(runner, None, background=True)
+    assert thread is not None
+    runner.run()
+    thread.close()
+    whole = guard.everything()
+    assert len(guard.book.orders) == sum(r["type"] == "order" for r in records)
+    resumed = Runner(opts)  # nothing left to read: the guard is the checkpoint's
+    again, _ = stream.attach_run(resumed, None)
+    assert again.everything() == whole

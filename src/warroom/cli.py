@@ -152,11 +152,10 @@ def run(
             attach(runner, alerts_out, curves)
         elif campaigns is not None:
             _fail(WarroomError("--campaigns: only the watch reads them; add --alerts-out"))
-        refund_thread = None
         if decisions_out is not None:
             from warroom.guards.refunds.stream import attach_run
 
-            _, refund_thread = attach_run(runner, decisions_out, refund_policy)
+            attach_run(runner, decisions_out, refund_policy)
         guard = None
         if catalog_alerts_out is not None:
             from warroom.guards.catalog.attach import Attached
@@ -171,8 +170,6 @@ def run(
                 summary = runner.run(lambda pos, _c: progress.update(task, completed=pos))
         if guard is not None:
             guard.close()
-        if refund_thread is not None:
-            refund_thread.close()  # caught up: the run's last checkpoint waited for it
         runner.store.close()
     except (WarroomError, OSError) as exc:
         _fail(exc)

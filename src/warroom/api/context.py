@@ -86,7 +86,9 @@ class AppContext:
         if settings.catalog is not None:
             self.catalog = ServerCatalog(self.runner, settings.catalog, lambda: self.alerts)
         # worry-free refunds (issue 7): each refund decided as it arrives, held ones queued
-        self.refunds, self.refund_thread = attach_refunds(self.runner, None, settings.refund_policy)
+        self.refunds, self.refund_thread = attach_refunds(
+            self.runner, None, settings.refund_policy, background=True
+        )
         self.refund_queue = ReviewQueue(self.store.engine)
         self._refund_figures: tuple[float, dict[str, Any]] = (float("-inf"), {})
         self.limiter = RateLimiter(settings.ingest_records_per_second)
@@ -113,7 +115,8 @@ class AppContext:
         await self.stream.stop()
         self.pipeline.stop()
         self.live_command.index.close()  # after the writer's last checkpoint
-        self.refund_thread.close()
+        if self.refund_thread is not None:
+            self.refund_thread.close()
         if self.watch is not None:
             self.watch.stop()  # after the writer: it judges the last steps queued
         if self.catalog is not None:
