@@ -10,7 +10,7 @@ The index is columnar: each step's order lines are one Arrow IPC blob (lz4) in
 them in polars. A row per line, keyed by record id and indexed by order id, cost
 SQLite 14-16 s for 1 M lines (two B-trees of random text keys, session 15), and the
 server's index thread took that CPU from the writer on a 2-core machine; a block is
-~0.25 ms to write for 10,000 lines. Queries are rare (a plan step, a dry run) and
+~2.5 ms to write for 10,000 lines. Queries are rare (a plan step, a dry run) and
 read ~0.1 us a line.
 
 Answers are sets of ids, so a line seen twice changes none; the server's index still
