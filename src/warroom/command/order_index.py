@@ -35,6 +35,7 @@ from warroom.command.orders import (
     SHIP_SCHEMA,
     Scope,
     SqlOrderSource,
+    ipc_bytes,
     next_seq,
     split,
     write_blocks,
@@ -200,8 +201,4 @@ class BackgroundOrderIndex(SqlOrderSource):
 
 def _ipc(frames: list[pl.DataFrame]) -> bytes:
     frames = [f for f in frames if f.height]
-    if not frames:
-        return b""
-    buf = io.BytesIO()
-    pl.concat(frames).write_ipc(buf, compression="lz4")  # a tenth of the bytes for ~4 ms
-    return buf.getvalue()
+    return ipc_bytes(pl.concat(frames)) if frames else b""
